@@ -1,0 +1,102 @@
+"""`siyu` command line: serve, database, sources, tokens, import, demo, bench."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from siyu.core.database import unit_of_work
+from siyu.core.errors import SiyuError
+from siyu.core.settings import get_settings
+
+app = typer.Typer(help="siyu (私域): private-domain customer operations.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+source_app = typer.Typer(help="Tracking sources and their write keys.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for /api/v1.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(source_app, name="source")
+app.add_typer(token_app, name="token")
+console = Console(stderr=True)
+
+
+def fail(exc: SiyuError) -> typer.Exit:
+    console.print(f"[red]error[/red]: {exc.message}" + (f" (field: {exc.field})" if exc.field else ""))
+    return typer.Exit(code=2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Option("head", help="Target revision")) -> None:
+    """Apply migrations to SIYU_DATABASE_URL."""
+    from siyu.migrations import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    console.print(f"database at revision {revision}")
+
+
+@source_app.command("create")
+def source_create(name: str) -> None:
+    """Create a source; prints its write key (shown once)."""
+    from siyu.auth.service import create_source
+    from siyu.migrations import upgrade
+
+    upgrade(get_settings().database_url)
+    try:
+        with unit_of_work() as session:
+            _source, key = create_source(session, name)
+    except SiyuError as exc:
+        raise fail(exc) from exc
+    print(key)
+
+
+@token_app.command("create")
+def token_create(
+    name: str = typer.Option(..., "--name", help="Token name"),
+    role: str = typer.Option("viewer", "--role", help="admin|compliance|operator|analyst|advisor|viewer"),
+) -> None:
+    """Create an API token; prints it (shown once)."""
+    from siyu.auth.service import create_token
+    from siyu.migrations import upgrade
+
+    upgrade(get_settings().database_url)
+    try:
+        with unit_of_work() as session:
+            _row, token = create_token(session, name, role)
+    except SiyuError as exc:
+        raise fail(exc) from exc
+    print(token)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address (default SIYU_HOST)"),
+    port: int = typer.Option(None, help="Port (default SIYU_PORT)"),
+    workers: int = typer.Option(1, help="Worker processes (PostgreSQL only; SQLite uses one)"),
+) -> None:
+    """Migrate, then serve the API and console."""
+    import uvicorn
+
+    from siyu.migrations import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    if settings.is_sqlite:
+        workers = 1
+    uvicorn.run(
+        "siyu.web.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def _register_optional() -> None:
+    """Commands whose modules pull heavier imports register themselves here."""
+    from siyu.cli import extra
+
+    extra.register(app)
+
+
+_register_optional()

@@ -1,0 +1,223 @@
+"""Segment e-commerce events → orders, order lines and products.
+
+`parse(event, properties)` validates before anything is written (so a bad order rejects only its own
+message); `apply(...)` writes it. Completed orders are idempotent per (source, order_id); refunds add up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from siyu.commerce.money import check_currency, to_decimal, to_minor
+from siyu.commerce.tables import Order, OrderLine, Product
+from siyu.core.database import insert_for
+from siyu.core.errors import ValidationFailed
+
+ORDER_EVENTS = {"Order Completed", "Order Refunded", "Order Cancelled"}
+PRODUCT_EVENTS = {"Product Viewed", "Product Added", "Product Removed", "Product Clicked"}
+
+
+@dataclass
+class Line:
+    product_id: str | None
+    sku: str | None
+    name: str | None
+    category: str | None
+    brand: str | None
+    price_minor: int | None
+    quantity: int
+
+
+@dataclass
+class CommerceAction:
+    kind: str  # "completed" | "refunded" | "cancelled" | "product"
+    order_id: str | None
+    currency: str
+    amounts: dict[str, int | None] = field(default_factory=dict)
+    coupon: str | None = None
+    lines: list[Line] = field(default_factory=list)
+
+
+def _text(value: Any, limit: int = 128) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)[:limit]
+
+
+def _lines(products: Any, currency: str) -> list[Line]:
+    if products is None:
+        return []
+    if not isinstance(products, list):
+        raise ValidationFailed("properties.products must be a list", field="properties.products")
+    lines = []
+    for i, p in enumerate(products):
+        where = f"properties.products[{i}]"
+        if not isinstance(p, dict):
+            raise ValidationFailed(f"{where} must be an object", field=where)
+        qty = p.get("quantity", 1)
+        if isinstance(qty, bool) or not isinstance(qty, int | float | str):
+            raise ValidationFailed(f"{where}.quantity must be a whole number", field=f"{where}.quantity")
+        quantity = to_decimal(qty, f"{where}.quantity")
+        if quantity != quantity.to_integral_value() or quantity < 0:
+            raise ValidationFailed(f"{where}.quantity must be a whole number ≥ 0", field=f"{where}.quantity")
+        price = p.get("price")
+        lines.append(
+            Line(
+                product_id=_text(p.get("product_id") or p.get("productId") or p.get("id")),
+                sku=_text(p.get("sku")),
+                name=_text(p.get("name"), 255),
+                category=_text(p.get("category")),
+                brand=_text(p.get("brand")),
+                price_minor=None if price is None else to_minor(price, currency, f"{where}.price"),
+                quantity=int(quantity),
+            )
+        )
+    return lines
+
+
+def parse(event: str, props: dict[str, Any], default_currency: str) -> CommerceAction | None:
+    """The commerce meaning of a track event, or None when it has none. Raises ValidationFailed."""
+    if event not in ORDER_EVENTS and event not in PRODUCT_EVENTS:
+        return None
+    currency = check_currency(props.get("currency") or default_currency, "properties.currency")
+    if event in PRODUCT_EVENTS:
+        line = _lines([props], currency)[0] if (props.get("product_id") or props.get("sku")) else None
+        return CommerceAction("product", None, currency, lines=[line] if line else [])
+    order_id = props.get("order_id", props.get("orderId"))
+    if order_id is None or str(order_id).strip() == "" or isinstance(order_id, dict | list | bool):
+        raise ValidationFailed(f"{event} needs properties.order_id", field="properties.order_id")
+    lines = _lines(props.get("products"), currency)
+    amounts: dict[str, int | None] = {}
+    for name in ("total", "revenue", "subtotal", "discount", "shipping", "tax"):
+        value = props.get(name)
+        amounts[name] = None if value is None else to_minor(value, currency, f"properties.{name}")
+    if event == "Order Completed":
+        total = amounts["total"] if amounts["total"] is not None else amounts["revenue"]
+        if total is None:
+            total = sum((ln.price_minor or 0) * ln.quantity for ln in lines) if lines else None
+        if total is None:
+            raise ValidationFailed(
+                "Order Completed needs properties.total, revenue or products with prices", field="properties.total"
+            )
+        if total < 0:
+            raise ValidationFailed("properties.total must not be negative", field="properties.total")
+        amounts["total"] = total
+        kind = "completed"
+    elif event == "Order Refunded":
+        refund = amounts["total"] if amounts["total"] is not None else amounts["revenue"]
+        if refund is None and lines:
+            refund = sum((ln.price_minor or 0) * ln.quantity for ln in lines)
+        if refund is not None and refund < 0:
+            refund = -refund  # some shops send refunds as negative totals
+        amounts["total"] = refund  # None = the whole order
+        kind = "refunded"
+    else:
+        kind = "cancelled"
+    return CommerceAction(kind, str(order_id)[:128], currency, amounts, _text(props.get("coupon")), lines)
+
+
+def apply(
+    session: Session, action: CommerceAction, *, source_id: int, customer_id: int, when: datetime, props: dict[str, Any]
+) -> bool:
+    """Write the action; returns True when a customer's order figures may have changed."""
+    if action.kind == "product":
+        for line in action.lines:
+            _upsert_product(session, line, action.currency, when)
+        return False
+    assert action.order_id is not None
+    order = session.scalar(
+        select(Order).where(Order.source_id == source_id, Order.external_id == action.order_id)
+    )
+    if order is None:
+        order = Order(
+            customer_id=customer_id,
+            source_id=source_id,
+            external_id=action.order_id,
+            status="pending",
+            currency=action.currency,
+            total_minor=0,
+            refunded_minor=0,
+            properties={},
+        )
+        session.add(order)
+    if action.kind == "completed":
+        order.currency = action.currency
+        order.total_minor = int(action.amounts["total"] or 0)
+        order.subtotal_minor = action.amounts.get("subtotal")
+        order.discount_minor = action.amounts.get("discount")
+        order.shipping_minor = action.amounts.get("shipping")
+        order.tax_minor = action.amounts.get("tax")
+        order.coupon = action.coupon
+        order.completed_at = when
+        order.properties = {k: v for k, v in props.items() if k != "products"}
+        session.flush()
+        session.execute(delete(OrderLine).where(OrderLine.order_pk == order.id))
+        if action.lines:
+            session.execute(
+                insert(OrderLine),
+                [
+                    {"order_pk": order.id, "customer_id": order.customer_id, "position": i, **vars(line)}
+                    for i, line in enumerate(action.lines)
+                ],
+            )
+            for line in action.lines:
+                _upsert_product(session, line, action.currency, when)
+    elif action.kind == "refunded":
+        amount = action.amounts.get("total")
+        if amount is None:
+            order.refunded_minor = order.total_minor
+        else:
+            order.refunded_minor = order.refunded_minor + amount
+        order.refunded_at = when
+    else:
+        order.status = "cancelled"
+    if order.status != "cancelled":
+        if order.completed_at is None:
+            order.status = "pending"
+        elif order.refunded_minor >= order.total_minor and order.refunded_minor > 0:
+            order.status = "refunded"
+        elif order.refunded_minor > 0:
+            order.status = "partially_refunded"
+        else:
+            order.status = "completed"
+    session.flush()
+    return True
+
+
+def _upsert_product(session: Session, line: Line, currency: str, when: datetime) -> None:
+    key = line.product_id or line.sku
+    if not key:
+        return
+    stmt = insert_for(session, Product.__table__)
+    values = {
+        "product_id": key,
+        "sku": line.sku,
+        "name": line.name,
+        "category": line.category,
+        "brand": line.brand,
+        "price_minor": line.price_minor,
+        "currency": currency,
+        "updated_at": when,
+    }
+    col = Product.__table__.c
+    ex = stmt.excluded
+    from sqlalchemy import func
+
+    stmt = stmt.values(values).on_conflict_do_update(
+        index_elements=[col.product_id],
+        set_={
+            "sku": func.coalesce(ex.sku, col.sku),
+            "name": func.coalesce(ex.name, col.name),
+            "category": func.coalesce(ex.category, col.category),
+            "brand": func.coalesce(ex.brand, col.brand),
+            "price_minor": func.coalesce(ex.price_minor, col.price_minor),
+            "currency": ex.currency,
+            "updated_at": ex.updated_at,
+        },
+    )
+    session.execute(stmt)

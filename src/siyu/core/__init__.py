@@ -1,0 +1,1 @@
+"""Cross-cutting foundations: settings, database, clock, errors, personal-data crypto."""

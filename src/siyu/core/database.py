@@ -1,0 +1,167 @@
+"""The one engine and session factory, the declarative base, and dialect-aware upserts.
+
+SQLite runs in WAL mode with `synchronous=NORMAL` (a committed transaction survives a killed process);
+PostgreSQL uses a regular pool. Writers on SQLite are serialised by `write_lock()`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql import Insert
+
+from siyu.core.clock import as_utc
+from siyu.core.settings import get_settings
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (stored naive UTC) and PostgreSQL (timestamptz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+_engines: dict[str, Engine] = {}
+_factories: dict[str, sessionmaker[Session]] = {}
+_sqlite_write_lock = threading.RLock()
+
+
+def _prepare_sqlite_path(url: str) -> None:
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The process-wide engine for `url` (default: settings.database_url)."""
+    url = url or get_settings().database_url
+    if url in _engines:
+        return _engines[url]
+    if url.startswith("sqlite"):
+        _prepare_sqlite_path(url)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            json_serializer=_dumps,
+            json_deserializer=orjson.loads,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.close()
+    else:
+        size = get_settings().database_pool_size
+        engine = create_engine(
+            url,
+            pool_size=size,
+            max_overflow=size,
+            pool_pre_ping=True,
+            json_serializer=_dumps,
+            json_deserializer=orjson.loads,
+        )
+    _engines[url] = engine
+    return engine
+
+
+def session_factory(url: str | None = None) -> sessionmaker[Session]:
+    url = url or get_settings().database_url
+    if url not in _factories:
+        _factories[url] = sessionmaker(bind=get_engine(url), expire_on_commit=False, autoflush=False)
+    return _factories[url]
+
+
+@contextmanager
+def unit_of_work(url: str | None = None) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on error (the edges own this)."""
+    session = session_factory(url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+@contextmanager
+def write_lock(session: Session) -> Iterator[None]:
+    """Serialise writers on SQLite (one writer at a time anyway); a no-op on PostgreSQL."""
+    if session.get_bind().dialect.name == "sqlite":
+        with _sqlite_write_lock:
+            yield
+    else:
+        yield
+
+
+def dispose_engines() -> None:
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+    _factories.clear()
+
+
+def insert_for(session: Session, table: Any) -> Insert:
+    """A dialect-specific INSERT that supports ON CONFLICT (SQLite and PostgreSQL share the syntax)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def greatest(session: Session, a: Any, b: Any) -> Any:
+    from sqlalchemy import func
+
+    return func.max(a, b) if session.get_bind().dialect.name == "sqlite" else func.greatest(a, b)
+
+
+def least(session: Session, a: Any, b: Any) -> Any:
+    from sqlalchemy import func
+
+    return func.min(a, b) if session.get_bind().dialect.name == "sqlite" else func.least(a, b)
+
+
+def chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

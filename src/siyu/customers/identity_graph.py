@@ -1,0 +1,171 @@
+"""Identity resolution: which customer a message belongs to, linking and merging as identities meet.
+
+A `Resolver` serves one ingestion batch: it looks up every key of the batch in one query, keeps new
+customers pending (negative ids) until `flush()`, and merges stored customers through `merges.merge`.
+Rules: the customer of the highest-priority key receives the message; two customers merge unless both
+hold different values of a unique type (a shared device must not merge a family); `force` (alias) merges
+regardless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from siyu.core.clock import now
+from siyu.customers import merges
+from siyu.customers.identity_types import IdentityKey, rule_for
+from siyu.customers.tables import Customer, Identity
+
+Key = tuple[str, str]
+
+
+class Resolver:
+    def __init__(self, session: Session, *, source_id: int | None, actor: str = "ingestion") -> None:
+        self.session = session
+        self.source_id = source_id
+        self.actor = actor
+        self.index: dict[Key, int] = {}
+        self.unique: dict[int, dict[str, set[str]]] = {}
+        self.alias: dict[int, int] = {}
+        self.pending_identities: list[tuple[int, IdentityKey, datetime]] = []
+        self._next_pending = -1
+        self.merges: list[int] = []
+
+    # -- loading -------------------------------------------------------------------------------
+    def preload(self, keys: Iterable[Key]) -> None:
+        wanted = {k for k in keys if k not in self.index}
+        if not wanted:
+            return
+        lookups = sorted({lookup for _, lookup in wanted})
+        for start in range(0, len(lookups), 500):
+            query = select(Identity.type, Identity.lookup, Identity.customer_id).where(
+                Identity.lookup.in_(lookups[start : start + 500])
+            )
+            for kind, lookup, cid in self.session.execute(query):
+                if (kind, lookup) in wanted:
+                    self.index[(kind, lookup)] = cid
+
+    def _unique_values(self, cid: int) -> dict[str, set[str]]:
+        if cid not in self.unique:
+            values: dict[str, set[str]] = {}
+            if cid > 0:
+                for kind, lookup in self.session.execute(
+                    select(Identity.type, Identity.lookup).where(Identity.customer_id == cid)
+                ):
+                    if rule_for(kind).unique:
+                        values.setdefault(kind, set()).add(lookup)
+            self.unique[cid] = values
+        return self.unique[cid]
+
+    def find(self, cid: int) -> int:
+        while cid in self.alias:
+            cid = self.alias[cid]
+        return cid
+
+    # -- resolution ----------------------------------------------------------------------------
+    def resolve(self, keys: list[IdentityKey], when: datetime, *, force: bool = False, reason: str = "") -> int:
+        """The customer for a message carrying `keys` (best first after sorting by priority)."""
+        keys = sorted(keys, key=lambda k: rule_for(k.type).priority)
+        self.preload(k.key for k in keys)
+        owners: list[int] = []
+        for k in keys:
+            cid = self.index.get(k.key)
+            if cid is not None:
+                cid = self.find(cid)
+                if cid not in owners:
+                    owners.append(cid)
+        if not owners:
+            primary = self._new_customer()
+        else:
+            primary = owners[0]
+            for other in owners[1:]:
+                other = self.find(other)
+                if other == primary:
+                    continue
+                if force or not self._conflicts(primary, other):
+                    primary = self._merge(primary, other, reason or "identities met in one message")
+        for k in keys:
+            if k.key not in self.index and not self._key_conflicts(primary, k):
+                self._attach(primary, k, when)
+        return primary
+
+    def _conflicts(self, a: int, b: int) -> bool:
+        ua, ub = self._unique_values(a), self._unique_values(b)
+        return any(kind in ub and ua[kind] != ub[kind] for kind in ua)
+
+    def _key_conflicts(self, cid: int, key: IdentityKey) -> bool:
+        if not rule_for(key.type).unique:
+            return False
+        held = self._unique_values(cid).get(key.type)
+        return bool(held) and key.lookup not in held
+
+    def _new_customer(self) -> int:
+        cid = self._next_pending
+        self._next_pending -= 1
+        self.unique[cid] = {}
+        return cid
+
+    def _attach(self, cid: int, key: IdentityKey, when: datetime) -> None:
+        self.index[key.key] = cid
+        self.pending_identities.append((cid, key, when))
+        if rule_for(key.type).unique:
+            self._unique_values(cid).setdefault(key.type, set()).add(key.lookup)
+
+    def _merge(self, primary: int, other: int, reason: str) -> int:
+        """Merge two customers; a stored customer survives a pending one. Returns the survivor."""
+        if primary < 0 and other > 0:
+            primary, other = other, primary
+        if other > 0:
+            self.flush_identities()
+            record = merges.merge(self.session, primary, other, reason=reason, actor=self.actor)
+            self.merges.append(record.id)
+        survivor_values = self._unique_values(primary)
+        for kind, values in self._unique_values(other).items():
+            survivor_values.setdefault(kind, set()).update(values)
+        self.alias[other] = primary
+        return primary
+
+    # -- writing -------------------------------------------------------------------------------
+    def flush_identities(self) -> None:
+        """Create pending customers and insert pending identities; afterwards every id is stored."""
+        pending_customers = sorted(
+            {self.find(cid) for cid, _, _ in self.pending_identities if self.find(cid) < 0}, reverse=True
+        )
+        if pending_customers:
+            created = now()
+            result = self.session.execute(
+                insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
+                [{"created_at": created} for _ in pending_customers],
+            )
+            for pending, (real,) in zip(pending_customers, result, strict=True):
+                self.alias[pending] = real
+                self.unique[real] = self.unique.pop(pending, {})
+        if self.pending_identities:
+            rows = []
+            for cid, key, when in self.pending_identities:
+                real = self.find(cid)
+                self.index[key.key] = real
+                rows.append(
+                    {
+                        "customer_id": real,
+                        "type": key.type,
+                        "lookup": key.lookup,
+                        "value": key.value,
+                        "value_enc": key.value_enc,
+                        "source_id": self.source_id,
+                        "first_seen_at": when,
+                    }
+                )
+            self.session.execute(insert(Identity), rows)
+            self.pending_identities.clear()
+
+    def materialise(self, cid: int) -> int:
+        """The stored id for `cid` (call after `flush_identities`)."""
+        real = self.find(cid)
+        if real < 0:
+            raise RuntimeError("pending customer without identities; resolve() always attaches one")
+        return real

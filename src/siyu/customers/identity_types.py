@@ -1,0 +1,106 @@
+"""Identity types, their rules (unique per customer? personal data? priority) and key normalisation.
+
+A key is `(type, lookup)`: `lookup` is the normalised value for ordinary ids and a blind index for
+personal data (phone, email), so the plain value never reaches an index.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from siyu.core.errors import ValidationFailed
+from siyu.core.pii import Vault, normalise_email, normalise_phone
+
+
+@dataclass(frozen=True)
+class IdentityRule:
+    unique: bool  # at most one value of this type per customer: merging two customers that differ is refused
+    priority: int  # lower wins: the customer of the best identity receives the event
+    pii: bool = False
+
+
+RULES: dict[str, IdentityRule] = {
+    "user_id": IdentityRule(unique=True, priority=10),
+    "member_id": IdentityRule(unique=True, priority=20),
+    "unionid": IdentityRule(unique=True, priority=30),
+    "phone": IdentityRule(unique=True, priority=40, pii=True),
+    "email": IdentityRule(unique=False, priority=50, pii=True),
+    "wecom_external_userid": IdentityRule(unique=True, priority=60),
+    "openid": IdentityRule(unique=False, priority=70),
+    "anonymous_id": IdentityRule(unique=False, priority=100),
+}
+CUSTOM_RULE = IdentityRule(unique=False, priority=80)
+
+# Trait names (canonical: lower case, no '_' or '-') that carry an identity, and the type they map to.
+TRAIT_IDENTITIES = {
+    "phone": "phone",
+    "mobile": "phone",
+    "email": "email",
+    "memberid": "member_id",
+    "unionid": "unionid",
+    "openid": "openid",
+    "wecomexternaluserid": "wecom_external_userid",
+    "externaluserid": "wecom_external_userid",
+}
+
+_TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def rule_for(kind: str) -> IdentityRule:
+    return RULES.get(kind, CUSTOM_RULE)
+
+
+def check_type(kind: str) -> str:
+    kind = kind.strip().lower()
+    if not _TYPE_NAME.match(kind):
+        raise ValidationFailed(f"identity type {kind!r} must match [a-z][a-z0-9_]*", field="type")
+    return kind
+
+
+@dataclass(frozen=True)
+class IdentityKey:
+    type: str
+    lookup: str
+    value: str | None  # plain value for ordinary ids; None for personal data
+    value_enc: str | None  # ciphertext for personal data
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.type, self.lookup)
+
+
+def make_key(vault: Vault, kind: str, raw: Any) -> IdentityKey:
+    """Normalise `raw` as an identity of `kind`; raises ValidationFailed naming the type."""
+    kind = check_type(kind)
+    if raw is None or (isinstance(raw, str) and not raw.strip()) or isinstance(raw, bool | dict | list):
+        raise ValidationFailed(f"{kind} must be a non-empty string", field=kind)
+    text = str(raw).strip()
+    if len(text) > 255:
+        raise ValidationFailed(f"{kind} is longer than 255 characters", field=kind)
+    if kind == "phone":
+        norm = normalise_phone(text, vault.region)
+    elif kind == "email":
+        norm = normalise_email(text)
+    else:
+        norm = text
+    if rule_for(kind).pii:
+        return IdentityKey(kind, vault.blind_index(kind, norm), None, vault.encrypt(norm.encode()))
+    return IdentityKey(kind, norm, norm, None)
+
+
+def lookup_key(vault: Vault, kind: str, raw: str) -> tuple[str, str]:
+    """The `(type, lookup)` to search for, without encrypting anything."""
+    kind = check_type(kind)
+    if kind == "phone":
+        return kind, vault.blind_index(kind, normalise_phone(raw, vault.region))
+    if kind == "email":
+        return kind, vault.blind_index(kind, normalise_email(raw))
+    if rule_for(kind).pii:
+        return kind, vault.blind_index(kind, raw.strip())
+    return kind, raw.strip()
+
+
+def canonical_trait(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")

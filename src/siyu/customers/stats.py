@@ -1,0 +1,180 @@
+"""Per-customer stats and daily rollups: incremental upserts on ingestion, and from-scratch rebuilds.
+
+Order figures follow one rule everywhere: an order counts once it is completed and not fully refunded;
+spend is `total - refunded` over completed orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.orm import Session
+
+from siyu.commerce.tables import Order
+from siyu.core.database import greatest, insert_for, least
+from siyu.core.settings import get_settings
+from siyu.customers.tables import CustomerStats, DailyEventCount
+from siyu.events.tables import Event
+
+
+@dataclass
+class EventTally:
+    count: int
+    first: datetime
+    last: datetime
+
+    def add(self, when: datetime) -> None:
+        self.count += 1
+        self.first = min(self.first, when)
+        self.last = max(self.last, when)
+
+
+@lru_cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_day(when: datetime) -> date:
+    """The brand-local calendar day of `when` (rollups are by the brand's day)."""
+    return when.astimezone(_zone(get_settings().timezone)).date()
+
+
+def rollup_name(kind: str, name: str | None) -> str:
+    """Rollup key: the event name for `track`, `$<type>` for the other message types."""
+    return (name or "") if kind == "track" else f"${kind}"
+
+
+def add_event_tallies(session: Session, tallies: Mapping[int, EventTally]) -> None:
+    if not tallies:
+        return
+    stmt = insert_for(session, CustomerStats.__table__)
+    col = CustomerStats.__table__.c
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[col.customer_id],
+        set_={
+            "events_count": col.events_count + ex.events_count,
+            "first_seen_at": least(session, func.coalesce(col.first_seen_at, ex.first_seen_at), ex.first_seen_at),
+            "last_seen_at": greatest(session, func.coalesce(col.last_seen_at, ex.last_seen_at), ex.last_seen_at),
+        },
+    )
+    rows = [
+        {
+            "customer_id": cid,
+            "events_count": t.count,
+            "first_seen_at": t.first,
+            "last_seen_at": t.last,
+            "orders_count": 0,
+            "total_spent_minor": 0,
+            "refunded_minor": 0,
+        }
+        for cid, t in sorted(tallies.items())
+    ]
+    session.execute(stmt, rows)
+
+
+def add_rollups(session: Session, counts: Mapping[tuple[int, date, str], int]) -> None:
+    if not counts:
+        return
+    stmt = insert_for(session, DailyEventCount.__table__)
+    col = DailyEventCount.__table__.c
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[col.customer_id, col.day, col.event],
+        set_={"count": col.count + stmt.excluded["count"]},
+    )
+    rows = [{"customer_id": c, "day": d, "event": e, "count": n} for (c, d, e), n in sorted(counts.items())]
+    session.execute(stmt, rows)
+
+
+def _order_aggregates(session: Session, customer_ids: Iterable[int]) -> dict[int, dict[str, object]]:
+    o = Order.__table__.c
+    completed = o.completed_at.is_not(None) & (o.status != "cancelled")
+    counted = completed & (o.status != "refunded")
+    query = (
+        select(
+            o.customer_id,
+            func.sum(case((counted, 1), else_=0)),
+            func.sum(case((completed, o.total_minor - o.refunded_minor), else_=0)),
+            func.sum(case((completed, o.refunded_minor), else_=0)),
+            func.min(case((counted, o.completed_at))),
+            func.max(case((counted, o.completed_at))),
+            func.max(o.currency),
+        )
+        .where(o.customer_id.in_(list(customer_ids)))
+        .group_by(o.customer_id)
+    )
+    out: dict[int, dict[str, object]] = {}
+    for cid, count, spent, refunded, first, last, currency in session.execute(query):
+        out[cid] = {
+            "orders_count": int(count or 0),
+            "total_spent_minor": int(spent or 0),
+            "refunded_minor": int(refunded or 0),
+            "first_order_at": _dt(first),
+            "last_order_at": _dt(last),
+            "currency": currency,
+        }
+    return out
+
+
+def _dt(value: object) -> datetime | None:
+    """Aggregates over a CASE lose the column type on SQLite; parse the stored text back."""
+    from siyu.core.clock import as_utc
+
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return as_utc(value)
+    return as_utc(datetime.fromisoformat(str(value)))
+
+
+_EMPTY_ORDERS: dict[str, object] = {
+    "orders_count": 0,
+    "total_spent_minor": 0,
+    "refunded_minor": 0,
+    "first_order_at": None,
+    "last_order_at": None,
+    "currency": None,
+}
+
+
+def refresh_order_stats(session: Session, customer_ids: Iterable[int]) -> None:
+    """Recompute the order figures of these customers from their orders (O(their orders))."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
+    aggregates = _order_aggregates(session, ids)
+    stmt = insert_for(session, CustomerStats.__table__)
+    fields = list(_EMPTY_ORDERS)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CustomerStats.__table__.c.customer_id],
+        set_={f: stmt.excluded[f] for f in fields},
+    )
+    rows = [{"customer_id": cid, "events_count": 0, **aggregates.get(cid, _EMPTY_ORDERS)} for cid in ids]
+    session.execute(stmt, rows)
+
+
+def rebuild(session: Session, customer_id: int) -> None:
+    """Recompute stats and rollups of one customer from their events and orders (merges, undo)."""
+    e = Event.__table__.c
+    session.execute(delete(DailyEventCount).where(DailyEventCount.customer_id == customer_id))
+    session.execute(delete(CustomerStats).where(CustomerStats.customer_id == customer_id))
+    tallies: dict[int, EventTally] = {}
+    counts: dict[tuple[int, date, str], int] = {}
+    for kind, name, when in session.execute(
+        select(e.type, e.name, e.timestamp).where(e.customer_id == customer_id)
+    ):
+        tally = tallies.get(customer_id)
+        if tally is None:
+            tallies[customer_id] = EventTally(1, when, when)
+        else:
+            tally.add(when)
+        key = (customer_id, local_day(when), rollup_name(kind, name))
+        counts[key] = counts.get(key, 0) + 1
+    add_event_tallies(session, tallies)
+    add_rollups(session, counts)
+    refresh_order_stats(session, [customer_id])

@@ -1,0 +1,57 @@
+"""Segment-compatible tracking endpoints: `/v1/batch`, `/v1/track|identify|page|screen|group|alias`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from siyu.core.errors import PayloadTooLarge
+from siyu.core.settings import get_settings
+from siyu.events import service
+
+router = APIRouter(prefix="/v1", tags=["tracking"])
+
+
+async def _handle(request: Request, forced_type: str | None) -> JSONResponse:
+    limit = get_settings().max_request_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes", field="body")
+    raw = await request.body()
+    body = service.decode_body(raw, request.headers.get("content-encoding"))
+    key = service.write_key_from(request.headers.get("authorization"), body)
+    source_id = await run_in_threadpool(service.source_id_for, key)
+    messages, sent_at = service.messages_of(body, batch=forced_type is None)
+    report = await run_in_threadpool(service.ingest_request, source_id, messages, sent_at, forced_type)
+    content: dict[str, Any] = {
+        "success": not report.errors,
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+        "errors": [e.as_dict() for e in report.errors],
+    }
+    if report.errors and report.accepted == 0 and report.duplicates == 0:
+        first = report.errors[0]
+        content["error"] = f"{first.field}: {first.message}" if first.field else first.message
+        content["field"] = first.field
+        return JSONResponse(status_code=400, content=content)
+    return JSONResponse(status_code=200, content=content)
+
+
+@router.post("/batch", summary="Ingest a batch of tracking messages")
+async def batch(request: Request) -> JSONResponse:
+    return await _handle(request, None)
+
+
+def _single(kind: str) -> Any:
+    async def endpoint(request: Request) -> JSONResponse:
+        return await _handle(request, kind)
+
+    endpoint.__name__ = kind
+    return endpoint
+
+
+for _kind in ("track", "identify", "page", "screen", "group", "alias"):
+    router.add_api_route(f"/{_kind}", _single(_kind), methods=["POST"], summary=f"Ingest one {_kind} message")

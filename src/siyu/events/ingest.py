@@ -1,0 +1,234 @@
+"""The ingestion pipeline: validate → drop duplicates → resolve identities → write events, traits,
+orders, stats and rollups — one transaction per batch, a handful of statements whatever its size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from siyu.commerce import ecommerce
+from siyu.core.errors import ValidationFailed
+from siyu.core.pii import Vault
+from siyu.core.settings import Settings
+from siyu.customers import stats, traits
+from siyu.customers.identity_graph import Resolver
+from siyu.customers.identity_types import TRAIT_IDENTITIES, IdentityKey, canonical_trait, make_key
+from siyu.events.spec import Message, parse_message
+from siyu.events.tables import Event
+
+
+@dataclass
+class MessageError:
+    index: int
+    message_id: str | None
+    field: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "messageId": self.message_id, "field": self.field, "error": self.message}
+
+
+@dataclass
+class IngestReport:
+    accepted: int = 0
+    duplicates: int = 0
+    errors: list[MessageError] = field(default_factory=list)
+    customer_ids: set[int] = field(default_factory=set)
+    merges: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Parsed:
+    index: int
+    msg: Message
+    keys: list[IdentityKey]
+    commerce: ecommerce.CommerceAction | None
+    customer: int = 0
+
+
+def identity_keys(vault: Vault, msg: Message) -> list[IdentityKey]:
+    keys: list[IdentityKey] = []
+    if msg.user_id:
+        keys.append(make_key(vault, "user_id", msg.user_id))
+    if msg.anonymous_id:
+        keys.append(make_key(vault, "anonymous_id", msg.anonymous_id))
+    context_traits = msg.context.get("traits")
+    for source, where in ((msg.traits, "traits"), (context_traits, "context.traits")):
+        if not isinstance(source, dict):
+            continue
+        for name, value in source.items():
+            kind = TRAIT_IDENTITIES.get(canonical_trait(name))
+            if kind is None or value is None or value == "":
+                continue
+            try:
+                keys.append(make_key(vault, kind, value))
+            except ValidationFailed as exc:
+                raise ValidationFailed(f"{where}.{name}: {exc.message}", field=f"{where}.{name}") from exc
+    external = msg.context.get("externalIds")
+    if isinstance(external, list):
+        for i, item in enumerate(external):
+            if not isinstance(item, dict) or "id" not in item or "type" not in item:
+                raise ValidationFailed("externalIds entries need id and type", field=f"context.externalIds[{i}]")
+            keys.append(make_key(vault, str(item["type"]), item["id"]))
+    unique: dict[tuple[str, str], IdentityKey] = {}
+    for k in keys:
+        unique.setdefault(k.key, k)
+    return list(unique.values())
+
+
+def _parse_all(
+    raws: list[Any], settings: Settings, vault: Vault, received_at: datetime, batch_sent_at: datetime | None,
+    forced_type: str | None, report: IngestReport,
+) -> list[_Parsed]:
+    parsed: list[_Parsed] = []
+    for index, raw in enumerate(raws):
+        message_id = raw.get("messageId") if isinstance(raw, dict) else None
+        try:
+            if len(orjson.dumps(raw)) > settings.max_message_bytes:
+                raise ValidationFailed(
+                    f"message is larger than {settings.max_message_bytes} bytes", field="message"
+                )
+            msg = parse_message(raw, received_at=received_at, batch_sent_at=batch_sent_at, forced_type=forced_type)
+            keys = identity_keys(vault, msg)
+            action = None
+            if msg.type == "track" and msg.name:
+                action = ecommerce.parse(msg.name, msg.properties, settings.default_currency)
+            parsed.append(_Parsed(index, msg, keys, action))
+        except ValidationFailed as exc:
+            mid = str(message_id) if isinstance(message_id, str | int) else None
+            report.errors.append(MessageError(index, mid, exc.field, exc.message))
+    return parsed
+
+
+def _drop_duplicates(session: Session, source_id: int, parsed: list[_Parsed], report: IngestReport) -> list[_Parsed]:
+    seen: set[str] = set()
+    fresh: list[_Parsed] = []
+    for p in parsed:
+        if p.msg.message_id in seen:
+            report.duplicates += 1
+            continue
+        seen.add(p.msg.message_id)
+        fresh.append(p)
+    if not fresh:
+        return fresh
+    stored = set(
+        session.scalars(
+            select(Event.message_id).where(
+                Event.source_id == source_id, Event.message_id.in_([p.msg.message_id for p in fresh])
+            )
+        )
+    )
+    if stored:
+        report.duplicates += sum(1 for p in fresh if p.msg.message_id in stored)
+        fresh = [p for p in fresh if p.msg.message_id not in stored]
+    return fresh
+
+
+def _resolve(session: Session, vault: Vault, source_id: int, fresh: list[_Parsed], report: IngestReport) -> None:
+    resolver = Resolver(session, source_id=source_id)
+    preload = [k.key for p in fresh for k in p.keys]
+    for p in fresh:
+        if p.msg.type == "alias" and p.msg.previous_id:
+            preload += [("user_id", p.msg.previous_id), ("anonymous_id", p.msg.previous_id)]
+    resolver.preload(preload)
+    for p in fresh:
+        if p.msg.type == "alias" and p.msg.previous_id:
+            as_user = ("user_id", p.msg.previous_id)
+            kind = "user_id" if as_user in resolver.index else "anonymous_id"
+            previous = make_key(vault, kind, p.msg.previous_id)
+            keys = [*p.keys, previous] if previous.key not in {k.key for k in p.keys} else p.keys
+            p.customer = resolver.resolve(keys, p.msg.timestamp, force=True, reason="alias")
+        else:
+            p.customer = resolver.resolve(p.keys, p.msg.timestamp)
+    resolver.flush_identities()
+    for p in fresh:
+        p.customer = resolver.materialise(p.customer)
+    report.merges.extend(resolver.merges)
+
+
+def _event_row(vault: Vault, source_id: int, p: _Parsed, received_at: datetime) -> dict[str, Any]:
+    msg = p.msg
+    public, personal = vault.split_pii(msg.properties)
+    if msg.type in ("track", "page", "screen") and "name" in personal:
+        public["name"] = personal.pop("name")  # a product or page name, not a person's
+    context = msg.context
+    secret: dict[str, Any] = {}
+    if personal:
+        secret["properties"] = personal
+    ctx_traits = context.get("traits")
+    if isinstance(ctx_traits, dict):
+        ctx_public, ctx_personal = vault.split_pii(ctx_traits)
+        if ctx_personal:
+            secret["context_traits"] = ctx_personal
+            context = {**context, "traits": ctx_public}
+    return {
+        "customer_id": p.customer,
+        "source_id": source_id,
+        "message_id": msg.message_id,
+        "type": msg.type,
+        "name": msg.name,
+        "user_id": msg.user_id,
+        "anonymous_id": msg.anonymous_id,
+        "timestamp": msg.timestamp,
+        "original_timestamp": msg.original_timestamp,
+        "sent_at": msg.sent_at,
+        "received_at": received_at,
+        "properties": public,
+        "context": context,
+        "pii_enc": vault.encrypt_json(secret) if secret else None,
+    }
+
+
+def ingest(
+    session: Session,
+    settings: Settings,
+    vault: Vault,
+    *,
+    source_id: int,
+    raws: list[Any],
+    received_at: datetime,
+    batch_sent_at: datetime | None = None,
+    forced_type: str | None = None,
+) -> IngestReport:
+    """Ingest one batch inside the caller's transaction (the caller commits)."""
+    report = IngestReport()
+    parsed = _parse_all(raws, settings, vault, received_at, batch_sent_at, forced_type, report)
+    fresh = _drop_duplicates(session, source_id, parsed, report)
+    if not fresh:
+        return report
+    _resolve(session, vault, source_id, fresh, report)
+
+    session.execute(insert(Event), [_event_row(vault, source_id, p, received_at) for p in fresh])
+
+    tallies: dict[int, stats.EventTally] = {}
+    counts: dict[tuple[int, date, str], int] = {}
+    writes: list[traits.TraitWrite] = []
+    order_customers: set[int] = set()
+    for p in fresh:
+        cid, when = p.customer, p.msg.timestamp
+        tally = tallies.get(cid)
+        if tally is None:
+            tallies[cid] = stats.EventTally(1, when, when)
+        else:
+            tally.add(when)
+        key = (cid, stats.local_day(when), stats.rollup_name(p.msg.type, p.msg.name))
+        counts[key] = counts.get(key, 0) + 1
+        origin = f"{p.msg.type}:{p.msg.message_id}"
+        writes.extend(traits.TraitWrite(cid, name, value, when, origin) for name, value in p.msg.traits.items())
+        if p.commerce is not None and ecommerce.apply(
+            session, p.commerce, source_id=source_id, customer_id=cid, when=when, props=p.msg.properties
+        ):
+            order_customers.add(cid)
+    traits.record(session, vault, writes)
+    stats.add_event_tallies(session, tallies)
+    stats.add_rollups(session, counts)
+    stats.refresh_order_stats(session, order_customers)
+    report.accepted = len(fresh)
+    report.customer_ids = set(tallies)
+    return report

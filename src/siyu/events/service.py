@@ -1,0 +1,126 @@
+"""Tracking requests end to end: authenticate the write key, decode the body, ingest in one transaction.
+
+Transient conflicts (two PostgreSQL transactions creating the same identity) are retried as a whole.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import zlib
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from siyu.auth.service import hash_secret
+from siyu.auth.tables import Source
+from siyu.core.clock import now
+from siyu.core.database import session_factory, write_lock
+from siyu.core.errors import PayloadTooLarge, Unauthorized, ValidationFailed
+from siyu.core.pii import get_vault
+from siyu.core.settings import get_settings
+from siyu.events.ingest import IngestReport, ingest
+from siyu.events.spec import parse_time
+
+_source_cache: dict[str, tuple[int, float]] = {}
+_CACHE_SECONDS = 30.0
+MAX_ATTEMPTS = 5
+
+
+def write_key_from(authorization: str | None, body: dict[str, Any] | None) -> str:
+    """Basic auth with the write key as user name (Segment SDKs), or `writeKey` in the body (analytics.js)."""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(value.strip()).decode()
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise Unauthorized("malformed Basic authorization header", field="authorization") from exc
+            return decoded.partition(":")[0]
+    if body and isinstance(body.get("writeKey"), str):
+        return str(body["writeKey"])
+    raise Unauthorized("send the source's write key as the Basic-auth user name", field="authorization")
+
+
+def source_id_for(key: str) -> int:
+    digest = hash_secret(key)
+    hit = _source_cache.get(digest)
+    if hit and hit[1] > time.monotonic():
+        return hit[0]
+    with session_factory()() as session:
+        from sqlalchemy import select
+
+        source_id = session.scalar(
+            select(Source.id).where(Source.write_key_hash == digest, Source.disabled.is_(False))
+        )
+    if source_id is None:
+        raise Unauthorized("unknown write key", field="authorization")
+    _source_cache[digest] = (source_id, time.monotonic() + _CACHE_SECONDS)
+    return source_id
+
+
+def decode_body(raw: bytes, content_encoding: str | None) -> dict[str, Any]:
+    limit = get_settings().max_request_bytes
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"request body is {len(raw)} bytes; the limit is {limit} bytes", field="body")
+    if content_encoding and "gzip" in content_encoding.lower():
+        try:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            raw = inflater.decompress(raw, limit + 1)
+        except zlib.error as exc:
+            raise ValidationFailed(f"body is not valid gzip: {exc}", field="body") from exc
+        if len(raw) > limit or inflater.unconsumed_tail:
+            raise PayloadTooLarge(f"decompressed body exceeds the limit of {limit} bytes", field="body")
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError as exc:
+        raise ValidationFailed(f"body is not valid JSON: {exc}", field="body") from exc
+    if not isinstance(body, dict):
+        raise ValidationFailed("body must be a JSON object", field="body")
+    return body
+
+
+def messages_of(body: dict[str, Any], batch: bool) -> tuple[list[Any], Any]:
+    """(messages, batch-level sentAt); batch-level `context` is the default for each message's context."""
+    if not batch:
+        return [body], body.get("sentAt")
+    items = body.get("batch")
+    if not isinstance(items, list):
+        raise ValidationFailed("batch must be a list of messages", field="batch")
+    shared = body.get("context")
+    if isinstance(shared, dict) and shared:
+        items = [
+            {**m, "context": {**shared, **(m.get("context") or {})}} if isinstance(m, dict) else m for m in items
+        ]
+    return items, body.get("sentAt")
+
+
+def ingest_request(source_id: int, raws: list[Any], sent_at: Any, forced_type: str | None) -> IngestReport:
+    settings, vault = get_settings(), get_vault()
+    batch_sent_at = parse_time(sent_at, "sentAt") if isinstance(sent_at, str) else None
+    received_at = now()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        session = session_factory()()
+        try:
+            with write_lock(session):
+                report = ingest(
+                    session,
+                    settings,
+                    vault,
+                    source_id=source_id,
+                    raws=raws,
+                    received_at=received_at,
+                    batch_sent_at=batch_sent_at,
+                    forced_type=forced_type,
+                )
+                session.commit()
+            return report
+        except (IntegrityError, OperationalError):
+            session.rollback()
+            if attempt == MAX_ATTEMPTS:
+                raise
+            time.sleep(0.01 * attempt)
+        finally:
+            session.close()
+    raise AssertionError("unreachable")
