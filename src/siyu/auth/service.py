@@ -56,7 +56,9 @@ def create_token(session: Session, name: str, role: str) -> tuple[ApiToken, str]
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
         raise Conflict(f"a token named {name!r} already exists", field="name")
     token = "sy_" + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, role=role, token_hash=hash_secret(token), key_prefix=token[:10], created_at=now())
+    row = ApiToken(
+        name=name, role=role, token_hash=hash_secret(token), key_prefix=token[:10], created_at=now()
+    )
     session.add(row)
     session.flush()
     return row, token

@@ -102,7 +102,8 @@ def parse(event: str, props: dict[str, Any], default_currency: str) -> CommerceA
             total = sum((ln.price_minor or 0) * ln.quantity for ln in lines) if lines else None
         if total is None:
             raise ValidationFailed(
-                "Order Completed needs properties.total, revenue or products with prices", field="properties.total"
+                "Order Completed needs properties.total, revenue or products with prices",
+                field="properties.total",
             )
         if total < 0:
             raise ValidationFailed("properties.total must not be negative", field="properties.total")
@@ -122,7 +123,13 @@ def parse(event: str, props: dict[str, Any], default_currency: str) -> CommerceA
 
 
 def apply(
-    session: Session, action: CommerceAction, *, source_id: int, customer_id: int, when: datetime, props: dict[str, Any]
+    session: Session,
+    action: CommerceAction,
+    *,
+    source_id: int,
+    customer_id: int,
+    when: datetime,
+    props: dict[str, Any],
 ) -> bool:
     """Write the action; returns True when a customer's order figures may have changed."""
     if action.kind == "product":

@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.sql import Insert
 
 from siyu.core.clock import as_utc
 from siyu.core.settings import get_settings
@@ -143,7 +141,7 @@ def dispose_engines() -> None:
     _factories.clear()
 
 
-def insert_for(session: Session, table: Any) -> Insert:
+def insert_for(session: Session, table: Any) -> Any:
     """A dialect-specific INSERT that supports ON CONFLICT (SQLite and PostgreSQL share the syntax)."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # `environment=development|test` refuses to start with them.
 DEV_PII_KEY = base64.b64encode(b"siyu-development-pii-key-32bytes").decode()
 DEV_BLIND_INDEX_KEY = "siyu-development-blind-index-key"
-DEV_SECRET_KEY = "siyu-development-secret-key"
+DEV_SECRET_KEY = "siyu-development-secret-key"  # noqa: S105 (refused outside development)
 
 DEFAULT_PII_TRAITS = (
     "phone",

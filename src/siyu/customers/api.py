@@ -78,7 +78,14 @@ def merge_customers(
 
 
 @router.post("/merges/{merge_id}/undo", summary="Undo a merge: both customers exactly as before")
-def undo_merge(merge_id: int, body: UndoCreate, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def undo_merge(
+    merge_id: int, body: UndoCreate, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
     principal.require("write")
     record = merges.undo(session, merge_id, actor=principal.name)
-    return {"id": record.id, "survivor_id": record.survivor_id, "merged_id": record.merged_id, "undone_at": record.undone_at}
+    return {
+        "id": record.id,
+        "survivor_id": record.survivor_id,
+        "merged_id": record.merged_id,
+        "undone_at": record.undone_at,
+    }

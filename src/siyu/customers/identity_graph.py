@@ -67,7 +67,9 @@ class Resolver:
         return cid
 
     # -- resolution ----------------------------------------------------------------------------
-    def resolve(self, keys: list[IdentityKey], when: datetime, *, force: bool = False, reason: str = "") -> int:
+    def resolve(
+        self, keys: list[IdentityKey], when: datetime, *, force: bool = False, reason: str = ""
+    ) -> int:
         """The customer for a message carrying `keys` (best first after sorting by priority)."""
         keys = sorted(keys, key=lambda k: rule_for(k.type).priority)
         self.preload(k.key for k in keys)
@@ -101,7 +103,7 @@ class Resolver:
         if not rule_for(key.type).unique:
             return False
         held = self._unique_values(cid).get(key.type)
-        return bool(held) and key.lookup not in held
+        return held is not None and bool(held) and key.lookup not in held
 
     def _new_customer(self) -> int:
         cid = self._next_pending

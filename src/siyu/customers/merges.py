@@ -49,13 +49,17 @@ def merge(session: Session, survivor_id: int, merged_id: int, *, reason: str, ac
         if row is None:
             raise NotFound(f"customer {cid} not found", field="customer_id")
         if row.merged_into_id is not None:
-            raise Conflict(f"customer {cid} was already merged into {row.merged_into_id}", field="customer_id")
+            raise Conflict(
+                f"customer {cid} was already merged into {row.merged_into_id}", field="customer_id"
+            )
     moved: dict[str, list[int]] = {}
     for name, model in MOVABLE.items():
         ids = list(session.scalars(select(model.id).where(model.customer_id == merged_id).order_by(model.id)))
         moved[name] = ids
         if ids:
-            session.execute(update(model).where(model.customer_id == merged_id).values(customer_id=survivor_id))
+            session.execute(
+                update(model).where(model.customer_id == merged_id).values(customer_id=survivor_id)
+            )
     session.execute(update(Customer).where(Customer.id == merged_id).values(merged_into_id=survivor_id))
     record = Merge(
         survivor_id=survivor_id,

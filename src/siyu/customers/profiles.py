@@ -30,13 +30,20 @@ def _mask_kind(name: str) -> str:
 
 def identities(session: Session, vault: Vault, customer_id: int, sees_pii: bool) -> list[dict[str, Any]]:
     out = []
-    for row in session.scalars(select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.id)):
+    for row in session.scalars(
+        select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.id)
+    ):
         if row.value_enc is not None:
             value = shown(vault, row.type, vault.decrypt(row.value_enc).decode(), sees_pii)
         else:
             value = row.value
         out.append(
-            {"type": row.type, "value": value, "personal": rule_for(row.type).pii, "first_seen_at": row.first_seen_at}
+            {
+                "type": row.type,
+                "value": value,
+                "personal": rule_for(row.type).pii,
+                "first_seen_at": row.first_seen_at,
+            }
         )
     return out
 
@@ -44,7 +51,9 @@ def identities(session: Session, vault: Vault, customer_id: int, sees_pii: bool)
 def stats_of(session: Session, customer_id: int) -> dict[str, Any]:
     row = session.get(CustomerStats, customer_id)
     if row is None:
-        row = CustomerStats(customer_id=customer_id, events_count=0, orders_count=0, total_spent_minor=0, refunded_minor=0)
+        row = CustomerStats(
+            customer_id=customer_id, events_count=0, orders_count=0, total_spent_minor=0, refunded_minor=0
+        )
     currency = row.currency or "CNY"
     aov_minor = row.total_spent_minor // row.orders_count if row.orders_count else None
     return {

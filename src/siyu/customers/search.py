@@ -1,4 +1,4 @@
-"""Finding customers: by identity (through the blind index for personal data), by trait, or all, paged by id."""
+"""Finding customers by identity (through the blind index for personal data) or trait, paged by id."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ def by_identity(session: Session, vault: Vault, identity: str) -> list[int]:
     except ValidationFailed as exc:
         raise ValidationFailed(f"identity: {exc.message}", field="identity") from exc
     return list(
-        session.scalars(select(Identity.customer_id).where(Identity.lookup == key[1], Identity.type == key[0]))
+        session.scalars(
+            select(Identity.customer_id).where(Identity.lookup == key[1], Identity.type == key[0])
+        )
     )
 
 

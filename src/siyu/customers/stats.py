@@ -59,8 +59,12 @@ def add_event_tallies(session: Session, tallies: Mapping[int, EventTally]) -> No
         index_elements=[col.customer_id],
         set_={
             "events_count": col.events_count + ex.events_count,
-            "first_seen_at": least(session, func.coalesce(col.first_seen_at, ex.first_seen_at), ex.first_seen_at),
-            "last_seen_at": greatest(session, func.coalesce(col.last_seen_at, ex.last_seen_at), ex.last_seen_at),
+            "first_seen_at": least(
+                session, func.coalesce(col.first_seen_at, ex.first_seen_at), ex.first_seen_at
+            ),
+            "last_seen_at": greatest(
+                session, func.coalesce(col.last_seen_at, ex.last_seen_at), ex.last_seen_at
+            ),
         },
     )
     rows = [

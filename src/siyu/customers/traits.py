@@ -34,7 +34,7 @@ def record(session: Session, vault: Vault, writes: list[TraitWrite]) -> None:
     if not writes:
         return
     recorded_at = now()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for w in writes:
         secret = vault.is_pii_name(w.name)
         rows.append(
@@ -51,7 +51,7 @@ def record(session: Session, vault: Vault, writes: list[TraitWrite]) -> None:
     ids = session.execute(insert(TraitChange).returning(TraitChange.id, sort_by_parameter_order=True), rows)
     current: dict[tuple[int, str], dict[str, Any]] = {}
     for row, (hid,) in zip(rows, ids, strict=True):
-        key = (row["customer_id"], row["name"])
+        key: tuple[int, str] = (int(row["customer_id"]), str(row["name"]))
         candidate = {
             "customer_id": row["customer_id"],
             "name": row["name"],

@@ -74,7 +74,9 @@ def identity_keys(vault: Vault, msg: Message) -> list[IdentityKey]:
     if isinstance(external, list):
         for i, item in enumerate(external):
             if not isinstance(item, dict) or "id" not in item or "type" not in item:
-                raise ValidationFailed("externalIds entries need id and type", field=f"context.externalIds[{i}]")
+                raise ValidationFailed(
+                    "externalIds entries need id and type", field=f"context.externalIds[{i}]"
+                )
             keys.append(make_key(vault, str(item["type"]), item["id"]))
     unique: dict[tuple[str, str], IdentityKey] = {}
     for k in keys:
@@ -83,8 +85,13 @@ def identity_keys(vault: Vault, msg: Message) -> list[IdentityKey]:
 
 
 def _parse_all(
-    raws: list[Any], settings: Settings, vault: Vault, received_at: datetime, batch_sent_at: datetime | None,
-    forced_type: str | None, report: IngestReport,
+    raws: list[Any],
+    settings: Settings,
+    vault: Vault,
+    received_at: datetime,
+    batch_sent_at: datetime | None,
+    forced_type: str | None,
+    report: IngestReport,
 ) -> list[_Parsed]:
     parsed: list[_Parsed] = []
     for index, raw in enumerate(raws):
@@ -94,7 +101,9 @@ def _parse_all(
                 raise ValidationFailed(
                     f"message is larger than {settings.max_message_bytes} bytes", field="message"
                 )
-            msg = parse_message(raw, received_at=received_at, batch_sent_at=batch_sent_at, forced_type=forced_type)
+            msg = parse_message(
+                raw, received_at=received_at, batch_sent_at=batch_sent_at, forced_type=forced_type
+            )
             keys = identity_keys(vault, msg)
             action = None
             if msg.type == "track" and msg.name:
@@ -106,7 +115,9 @@ def _parse_all(
     return parsed
 
 
-def _drop_duplicates(session: Session, source_id: int, parsed: list[_Parsed], report: IngestReport) -> list[_Parsed]:
+def _drop_duplicates(
+    session: Session, source_id: int, parsed: list[_Parsed], report: IngestReport
+) -> list[_Parsed]:
     seen: set[str] = set()
     fresh: list[_Parsed] = []
     for p in parsed:
@@ -130,7 +141,9 @@ def _drop_duplicates(session: Session, source_id: int, parsed: list[_Parsed], re
     return fresh
 
 
-def _resolve(session: Session, vault: Vault, source_id: int, fresh: list[_Parsed], report: IngestReport) -> None:
+def _resolve(
+    session: Session, vault: Vault, source_id: int, fresh: list[_Parsed], report: IngestReport
+) -> None:
     resolver = Resolver(session, source_id=source_id)
     preload = [k.key for p in fresh for k in p.keys]
     for p in fresh:
@@ -220,7 +233,9 @@ def ingest(
         key = (cid, stats.local_day(when), stats.rollup_name(p.msg.type, p.msg.name))
         counts[key] = counts.get(key, 0) + 1
         origin = f"{p.msg.type}:{p.msg.message_id}"
-        writes.extend(traits.TraitWrite(cid, name, value, when, origin) for name, value in p.msg.traits.items())
+        writes.extend(
+            traits.TraitWrite(cid, name, value, when, origin) for name, value in p.msg.traits.items()
+        )
         if p.commerce is not None and ecommerce.apply(
             session, p.commerce, source_id=source_id, customer_id=cid, when=when, props=p.msg.properties
         ):

@@ -91,7 +91,8 @@ def messages_of(body: dict[str, Any], batch: bool) -> tuple[list[Any], Any]:
     shared = body.get("context")
     if isinstance(shared, dict) and shared:
         items = [
-            {**m, "context": {**shared, **(m.get("context") or {})}} if isinstance(m, dict) else m for m in items
+            {**m, "context": {**shared, **(m.get("context") or {})}} if isinstance(m, dict) else m
+            for m in items
         ]
     return items, body.get("sentAt")
 

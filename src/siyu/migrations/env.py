@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from siyu.core.database import get_engine
 from siyu.core.models import metadata
 
