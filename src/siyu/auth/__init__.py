@@ -1,0 +1,1 @@
+"""Access: sources with write keys and API tokens with roles."""

@@ -1,0 +1,1 @@
+"""Benchmarks (`siyu bench …`): real server processes and load generators printing JSON figures."""

@@ -1,9 +1,20 @@
-"""Registers the import, demo and bench commands on the main CLI (kept apart so each stays small)."""
+"""Registers the import, demo and bench commands on the main CLI; each lives in its own package."""
 
 from __future__ import annotations
 
+import importlib
+
 import typer
+
+MODULES = ("siyu.imports.cli", "siyu.demo.cli", "siyu.bench.cli")
 
 
 def register(app: typer.Typer) -> None:
-    _ = app
+    for name in MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)

@@ -1,0 +1,1 @@
+"""Customers: identity graph, merges, traits, stats and the unified profile."""

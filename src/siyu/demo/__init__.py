@@ -1,0 +1,1 @@
+"""The demo brand: a reproducible skincare brand generated through the ingestion path."""

@@ -1,0 +1,1 @@
+"""Events: Segment-compatible tracking API, ingestion pipeline, timelines."""

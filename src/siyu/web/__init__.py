@@ -1,0 +1,1 @@
+"""Web edge: the ASGI app, shared dependencies, the console."""
