@@ -1,0 +1,72 @@
+"""`siyu bench ingest`: parse options, show progress on stderr, print the figures (JSON on stdout)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+bench_app = typer.Typer(help="Benchmarks against a real server process.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")
+
+
+def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    sys.exit(143)  # unwinds through the benchmark's clean-up like Ctrl-C does
+
+
+@bench_app.command("ingest")
+def ingest(
+    events: int = typer.Option(..., "--events", min=1, help="Messages to send"),
+    customers: int = typer.Option(200_000, "--customers", min=1, help="Distinct users they spread over"),
+    batch: int = typer.Option(100, "--batch", min=1, help="Messages per /v1/batch request"),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Concurrent keep-alive connections"),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server worker processes (PostgreSQL only)"),
+    database_url: str = typer.Option(None, "--database-url", help="Use this database (default: temp SQLite)"),
+    postgres: bool = typer.Option(False, "--postgres", help="Start a throwaway PostgreSQL and use it"),
+    seed: int = typer.Option(7, "--seed", help="Seed of the generated traffic"),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON on stdout"),
+) -> None:
+    """Ingestion throughput and latency over HTTP (`POST /v1/batch`) against a real `siyu serve`."""
+    from siyu.bench.ingest import IngestOptions, run
+
+    if database_url and postgres:
+        raise typer.BadParameter("use either --database-url or --postgres", param_hint="--postgres")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    options = IngestOptions(events, customers, batch, concurrency, workers, database_url, postgres, seed)
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=events)
+
+        def show(phase: str, done: int) -> None:
+            bar.update(task, description=phase, completed=done)
+
+        figures = run(options, show)
+    if as_json:
+        sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        _print_table(figures)
+    if figures["errors"] or figures["stored_events"] != figures["accepted"]:
+        raise typer.Exit(code=1)
+
+
+def _print_table(figures: dict[str, Any]) -> None:
+    table = Table(title="siyu bench ingest", show_header=False)
+    for key, value in figures.items():
+        table.add_row(key, str(value))
+    Console().print(table)
