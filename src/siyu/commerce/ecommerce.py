@@ -130,12 +130,12 @@ def apply(
     customer_id: int,
     when: datetime,
     props: dict[str, Any],
-) -> bool:
-    """Write the action; returns True when a customer's order figures may have changed."""
+) -> int | None:
+    """Write the action; returns the customer whose order figures may have changed (the order's owner)."""
     if action.kind == "product":
         for line in action.lines:
             _upsert_product(session, line, action.currency, when)
-        return False
+        return None
     assert action.order_id is not None
     order = session.scalar(
         select(Order).where(Order.source_id == source_id, Order.external_id == action.order_id)
@@ -153,6 +153,8 @@ def apply(
         )
         session.add(order)
     if action.kind == "completed":
+        if order.completed_at is None and order.status == "refunded":
+            order.refunded_minor = int(action.amounts["total"] or 0)  # a full refund arrived first
         order.currency = action.currency
         order.total_minor = int(action.amounts["total"] or 0)
         order.subtotal_minor = action.amounts.get("subtotal")
@@ -185,7 +187,8 @@ def apply(
         order.status = "cancelled"
     if order.status != "cancelled":
         if order.completed_at is None:
-            order.status = "pending"
+            whole = action.kind == "refunded" and action.amounts.get("total") is None
+            order.status = "refunded" if whole or order.status == "refunded" else "pending"
         elif order.refunded_minor >= order.total_minor and order.refunded_minor > 0:
             order.status = "refunded"
         elif order.refunded_minor > 0:
@@ -193,7 +196,7 @@ def apply(
         else:
             order.status = "completed"
     session.flush()
-    return True
+    return order.customer_id
 
 
 def _upsert_product(session: Session, line: Line, currency: str, when: datetime) -> None:

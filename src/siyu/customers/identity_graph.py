@@ -80,19 +80,23 @@ class Resolver:
                 cid = self.find(cid)
                 if cid not in owners:
                     owners.append(cid)
-        if not owners:
-            primary = self._new_customer()
-        else:
+        best = keys[0]
+        if best.key in self.index:
+            primary = self.find(self.index[best.key])
+        elif owners and (force or not self._key_conflicts(owners[0], best)):
             primary = owners[0]
-            for other in owners[1:]:
-                other = self.find(other)
-                if other == primary:
-                    continue
-                if force or not self._conflicts(primary, other):
-                    primary = self._merge(primary, other, reason or "identities met in one message")
+        else:
+            # the strongest identifier is new and cannot join the others: it is a new person
+            primary = self._new_customer()
         for k in keys:
             if k.key not in self.index and not self._key_conflicts(primary, k):
                 self._attach(primary, k, when)
+        for other in owners:
+            other = self.find(other)
+            if other == primary:
+                continue
+            if force or not self._conflicts(primary, other):
+                primary = self._merge(primary, other, reason or "identities met in one message")
         return primary
 
     def _conflicts(self, a: int, b: int) -> bool:

@@ -236,10 +236,12 @@ def ingest(
         writes.extend(
             traits.TraitWrite(cid, name, value, when, origin) for name, value in p.msg.traits.items()
         )
-        if p.commerce is not None and ecommerce.apply(
-            session, p.commerce, source_id=source_id, customer_id=cid, when=when, props=p.msg.properties
-        ):
-            order_customers.add(cid)
+        if p.commerce is not None:
+            owner = ecommerce.apply(
+                session, p.commerce, source_id=source_id, customer_id=cid, when=when, props=p.msg.properties
+            )
+            if owner is not None:
+                order_customers.add(owner)
     traits.record(session, vault, writes)
     stats.add_event_tallies(session, tallies)
     stats.add_rollups(session, counts)
