@@ -21,8 +21,18 @@ USERS = [f"u{i}" for i in range(4)]
 ANONS = [f"a{i}" for i in range(4)]
 PHONES = ["13900000001", "13900000002", "13900000003"]
 EMAILS = ["x@example.com", "y@example.com"]
-TABLES = ["order_lines", "orders", "events", "trait_history", "traits", "daily_event_counts",
-          "customer_stats", "identities", "merges", "customers"]  # fmt: skip
+TABLES = [
+    "order_lines",
+    "orders",
+    "events",
+    "trait_history",
+    "traits",
+    "daily_event_counts",
+    "customer_stats",
+    "identities",
+    "merges",
+    "customers",
+]
 
 
 @st.composite
@@ -35,8 +45,12 @@ def messages(draw: st.DrawFn) -> dict[str, Any]:
     if user is None and anon is None:
         anon = draw(st.sampled_from(ANONS))
     if kind == "alias":
-        return {**msg, "type": "alias", "userId": draw(st.sampled_from(USERS)),
-                "previousId": draw(st.sampled_from(ANONS + USERS))}  # fmt: skip
+        return {
+            **msg,
+            "type": "alias",
+            "userId": draw(st.sampled_from(USERS)),
+            "previousId": draw(st.sampled_from(ANONS + USERS)),
+        }
     if user:
         msg["userId"] = user
     if anon:
@@ -65,8 +79,12 @@ def messages(draw: st.DrawFn) -> dict[str, Any]:
         return {**msg, "type": "track", "event": event, "properties": props}
     if kind == "page":
         return {**msg, "type": "page", "name": draw(st.sampled_from(["home", "product"]))}
-    return {**msg, "type": "track", "event": draw(st.sampled_from(["Viewed", "Clicked"])),
-            "properties": {"n": draw(st.integers(0, 3))}}  # fmt: skip
+    return {
+        **msg,
+        "type": "track",
+        "event": draw(st.sampled_from(["Viewed", "Clicked"])),
+        "properties": {"n": draw(st.integers(0, 3))},
+    }
 
 
 def batches() -> st.SearchStrategy[list[list[dict[str, Any]]]]:
@@ -78,7 +96,7 @@ def wipe(session: Session) -> None:
         session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
     else:
         for table in TABLES:
-            session.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+            session.execute(text(f"DELETE FROM {table}"))
     session.commit()
 
 
@@ -98,8 +116,14 @@ def send(session: Session, source_id: int, batch: list[dict[str, Any]], counter:
     for m in batch:
         counter[0] += 1
         raws.append({**m, "messageId": f"m{counter[0]}"})
-    report = ingest(session, get_settings(), get_vault(), source_id=source_id, raws=raws,
-                    received_at=BASE + timedelta(days=30))  # fmt: skip
+    report = ingest(
+        session,
+        get_settings(),
+        get_vault(),
+        source_id=source_id,
+        raws=raws,
+        received_at=BASE + timedelta(days=30),
+    )
     session.commit()
     return report
 
@@ -126,13 +150,13 @@ def snapshot(session: Session) -> dict[str, Any]:
         "traits": {
             (c, n): (h, o)
             for c, n, h, o in rows("SELECT customer_id, name, history_id, observed_at FROM traits")
-        },  # fmt: skip
+        },
         "stats": stats,
         "rollups": {
             (c, str(d), e): n
             for c, d, e, n in rows("SELECT customer_id, day, event, count FROM daily_event_counts")
             if n
-        },  # fmt: skip
+        },
     }
 
 
@@ -142,8 +166,9 @@ def _ts(value: Any) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def recompute(session: Session) -> tuple[dict[int, tuple[Any, ...]], dict[tuple[int, str, str], int],
-                                         dict[tuple[int, str], int]]:  # fmt: skip
+def recompute(
+    session: Session,
+) -> tuple[dict[int, tuple[Any, ...]], dict[tuple[int, str, str], int], dict[tuple[int, str], int]]:
     """Stats, rollups and current-trait history ids from raw rows, by the documented rules."""
     zone = ZoneInfo(get_settings().timezone)
     events: dict[int, list[datetime]] = defaultdict(list)

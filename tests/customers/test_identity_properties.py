@@ -15,6 +15,7 @@ from siyu.customers import merges
 from tests.customers.identity_model import (
     batches,
     ensure_source,
+    messages,
     normalised_stats,
     recompute,
     send,
@@ -103,7 +104,7 @@ def test_explicit_merge_then_undo_restores_both_exactly(
     plan=batches(),
     tail=st.lists(
         st.lists(
-            __import__("tests.customers.identity_model", fromlist=["messages"]).messages(),
+            messages(),
             min_size=1,
             max_size=3,
         ),
