@@ -1,0 +1,139 @@
+"""Console fixtures: a seeded brand (ingested over real HTTP), signed-in httpx clients, a chromium page."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures.live_server import LiveServer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ZHANG_PHONE = "13812345678"
+LI_PHONE = "13900001111"
+
+
+def _messages() -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "identify",
+            "messageId": "web-1",
+            "userId": "u-zhang",
+            "timestamp": "2026-03-01T02:00:00Z",
+            "traits": {"phone": ZHANG_PHONE, "name": "张三", "email": "zhang@example.com", "plan": "gold"},
+        },
+        {
+            "type": "track",
+            "messageId": "web-2",
+            "userId": "u-zhang",
+            "event": "Product Viewed",
+            "timestamp": "2026-03-02T02:00:00Z",
+            "properties": {"product_id": "serum-30ml", "price": 199},
+        },
+        {
+            "type": "track",
+            "messageId": "web-3",
+            "userId": "u-zhang",
+            "event": "Order Completed",
+            "timestamp": "2026-03-03T02:00:00Z",
+            "properties": {"order_id": "o-1", "total": 199, "currency": "CNY", "products": []},
+        },
+        {
+            "type": "track",
+            "messageId": "web-4",
+            "userId": "u-zhang",
+            "event": "Order Completed",
+            "timestamp": "2026-04-03T02:00:00Z",
+            "properties": {"order_id": "o-2", "total": "299.00", "currency": "CNY", "products": []},
+        },
+        {
+            "type": "identify",
+            "messageId": "web-5",
+            "userId": "u-li",
+            "timestamp": "2026-03-05T02:00:00Z",
+            "traits": {"phone": LI_PHONE, "name": "李四", "plan": "silver"},
+        },
+    ]
+
+
+def ingest(url: str, write_key: str, messages: list[dict[str, Any]]) -> None:
+    response = httpx.post(f"{url}/v1/batch", json={"batch": messages}, auth=(write_key, ""))
+    assert response.status_code == 200, response.text
+    assert response.json()["errors"] == []
+
+
+def customer_id_for(url: str, admin_token: str, identity: str) -> int:
+    response = httpx.get(
+        f"{url}/api/v1/customers",
+        params={"identity": identity},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    assert response.status_code == 200, response.text
+    (item,) = response.json()["items"]
+    return int(item["id"])
+
+
+@pytest.fixture
+def seeded(live_server: LiveServer, write_key: str, admin_token: str) -> dict[str, int]:
+    """Two customers: 张三 (two orders, ¥498.00) and 李四 (no orders); returns their ids."""
+    ingest(live_server.url, write_key, _messages())
+    return {
+        "zhang": customer_id_for(live_server.url, admin_token, f"phone:{ZHANG_PHONE}"),
+        "li": customer_id_for(live_server.url, admin_token, f"phone:{LI_PHONE}"),
+    }
+
+
+def signed_in_client(url: str, token: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url) as client:
+        response = client.post("/signin", data={"token": token})
+        assert response.status_code == 303, response.text
+        yield client
+
+
+@pytest.fixture
+def admin_console(live_server: LiveServer, admin_token: str) -> Iterator[httpx.Client]:
+    yield from signed_in_client(live_server.url, admin_token)
+
+
+@pytest.fixture
+def viewer_console(live_server: LiveServer, viewer_token: str) -> Iterator[httpx.Client]:
+    yield from signed_in_client(live_server.url, viewer_token)
+
+
+@pytest.fixture
+def anonymous(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (Playwright's own browser download is not used)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip(f"{CHROMIUM} is missing: run `make deps` (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(base_url=live_server.url, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
