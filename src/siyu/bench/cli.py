@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -34,6 +35,7 @@ def ingest(
     database_url: str = typer.Option(None, "--database-url", help="Use this database (default: temp SQLite)"),
     postgres: bool = typer.Option(False, "--postgres", help="Start a throwaway PostgreSQL and use it"),
     seed: int = typer.Option(7, "--seed", help="Seed of the generated traffic"),
+    server_log: Path = typer.Option(None, "--server-log", help="Keep a copy of the server's output here"),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON on stdout"),
 ) -> None:
     """Ingestion throughput and latency over HTTP (`POST /v1/batch`) against a real `siyu serve`."""
@@ -42,7 +44,9 @@ def ingest(
     if database_url and postgres:
         raise typer.BadParameter("use either --database-url or --postgres", param_hint="--postgres")
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    options = IngestOptions(events, customers, batch, concurrency, workers, database_url, postgres, seed)
+    options = IngestOptions(
+        events, customers, batch, concurrency, workers, database_url, postgres, seed, server_log
+    )
     console = Console(stderr=True)
     columns = (
         TextColumn("{task.description}"),

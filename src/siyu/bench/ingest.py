@@ -36,6 +36,7 @@ class IngestOptions:
     database_url: str | None = None
     postgres: bool = False
     seed: int = 7
+    server_log: Path | None = None  # keep a copy of the server's output here
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -160,6 +161,9 @@ def run(options: IngestOptions, progress: Progress | None = None) -> dict[str, A
             db_sampler.stop()
         report("verifying", result.accepted)
         server.stop()
+        log_tail = server.log_tail() if result.errors else ""
+        if options.server_log:
+            shutil.copyfile(server.log_path, options.server_log)
         stored_events, stored_customers = _stored(url, source_id)
 
     lat = result.latencies_ms
@@ -191,6 +195,8 @@ def run(options: IngestOptions, progress: Progress | None = None) -> dict[str, A
         figures["postgres_cpu_s"] = round(db_sampler.cpu_s - db_cpu_before, 1)
     if result.error_samples:
         figures["error_samples"] = result.error_samples
+    if log_tail:
+        figures["server_log_tail"] = log_tail.splitlines()
     return figures
 
 

@@ -92,9 +92,10 @@ class _Sender:
         elapsed = time.perf_counter() - started
         if 200 <= response.status < 300:
             self._record(elapsed, orjson.loads(data), None)
-        else:
-            self._record(elapsed, None, f"HTTP {response.status}: {data[:300].decode(errors='replace')}")
-        return conn
+            return conn
+        self._record(elapsed, None, f"HTTP {response.status}: {data[:300].decode(errors='replace')}")
+        conn.close()  # uvicorn may drop the connection after a 5xx; do not count that twice
+        return http.client.HTTPConnection(self.target.host, self.target.port, timeout=300)
 
     def _record(self, elapsed: float, report: dict[str, Any] | None, error: str | None) -> None:
         accepted = int(report.get("accepted", 0)) if report else 0
@@ -116,9 +117,7 @@ class _Sender:
             self.progress.value += accepted
 
 
-def send_all(
-    workload: Workload, target: Target, concurrency: int, progress: Synchronized[int]
-) -> LoadResult:
+def send_all(workload: Workload, target: Target, concurrency: int, progress: Synchronized[int]) -> LoadResult:
     """POST every body over `concurrency` keep-alive connections; latencies in the order answered."""
     sender = _Sender(workload, target, progress, LoadResult(users_touched=workload.users_touched))
     indexes = itertools.count()  # next() is atomic under the GIL: each body is sent once

@@ -104,14 +104,22 @@ def _track(rng: random.Random, user: int, message_id: str, when: str, event: str
     }
 
 
-def generate(events: int, customers: int, batch: int, seed: int = 7, run_id: str = "run") -> Workload:
-    """Request bodies for `events` messages over users 0..customers-1 (seeded, reproducible)."""
+def generate(
+    events: int,
+    customers: int,
+    batch: int,
+    seed: int = 7,
+    run_id: str = "run",
+    end: datetime | None = None,
+) -> Workload:
+    """Request bodies for `events` messages over users 0..customers-1, timestamps spread over the
+    `HISTORY_DAYS` before `end` (default now); the same arguments give the same bytes."""
     if events < 1 or customers < 1 or batch < 1:
         raise ValueError("events, customers and batch must be at least 1")
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (reproducible synthetic traffic, not secrets)
     names = [name for name, _ in TRACK_EVENTS]
     weights = [weight for _, weight in TRACK_EVENTS]
-    start = datetime.now(UTC) - timedelta(days=HISTORY_DAYS)
+    start = (end or datetime.now(UTC)) - timedelta(days=HISTORY_DAYS)
     step = HISTORY_DAYS * 86400 / events
     touched: set[int] = set()
     bodies: list[bytes] = []
