@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from siyu.commerce.money import check_currency, to_decimal, to_minor
 from siyu.commerce.tables import Order, OrderLine, Product
-from siyu.core.database import insert_for
+from siyu.core.database import cached_statement, insert_for
 from siyu.core.errors import ValidationFailed
 
 ORDER_EVENTS = {"Order Completed", "Order Refunded", "Order Cancelled"}
@@ -130,11 +130,11 @@ def apply(
     customer_id: int,
     when: datetime,
     props: dict[str, Any],
+    catalogue: dict[str, dict[str, Any]],
 ) -> int | None:
     """Write the action; returns the customer whose order figures may have changed (the order's owner)."""
     if action.kind == "product":
-        for line in action.lines:
-            _upsert_product(session, line, action.currency, when)
+        _collect(catalogue, action.lines, action.currency, when)
         return None
     assert action.order_id is not None
     order = session.scalar(
@@ -174,8 +174,7 @@ def apply(
                     for i, line in enumerate(action.lines)
                 ],
             )
-            for line in action.lines:
-                _upsert_product(session, line, action.currency, when)
+            _collect(catalogue, action.lines, action.currency, when)
     elif action.kind == "refunded":
         amount = action.amounts.get("total")
         if amount is None:
@@ -199,12 +198,20 @@ def apply(
     return order.customer_id
 
 
-def _upsert_product(session: Session, line: Line, currency: str, when: datetime) -> None:
+def _collect(catalogue: dict[str, dict[str, Any]], lines: list[Line], currency: str, when: datetime) -> None:
+    for line in lines:
+        row = product_row(line, currency, when)
+        if row is not None:
+            previous = catalogue.get(row["product_id"])
+            if previous is None or previous["updated_at"] <= when:
+                catalogue[row["product_id"]] = row
+
+
+def product_row(line: Line, currency: str, when: datetime) -> dict[str, Any] | None:
     key = line.product_id or line.sku
     if not key:
-        return
-    stmt = insert_for(session, Product.__table__)
-    values = {
+        return None
+    return {
         "product_id": key,
         "sku": line.sku,
         "name": line.name,
@@ -214,11 +221,13 @@ def _upsert_product(session: Session, line: Line, currency: str, when: datetime)
         "currency": currency,
         "updated_at": when,
     }
+
+
+def _product_upsert(dialect: str) -> Any:
+    stmt = insert_for(dialect, Product.__table__)
     col = Product.__table__.c
     ex = stmt.excluded
-    from sqlalchemy import func
-
-    stmt = stmt.values(values).on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[col.product_id],
         set_={
             "sku": func.coalesce(ex.sku, col.sku),
@@ -230,4 +239,10 @@ def _upsert_product(session: Session, line: Line, currency: str, when: datetime)
             "updated_at": ex.updated_at,
         },
     )
-    session.execute(stmt)
+
+
+def upsert_products(session: Session, rows: dict[str, dict[str, Any]]) -> None:
+    """Write the catalogue rows collected from one batch (one row per product, latest wins)."""
+    if rows:
+        ordered = [rows[k] for k in sorted(rows)]
+        session.execute(cached_statement(session, "commerce.products", _product_upsert), ordered)

@@ -7,14 +7,14 @@ PostgreSQL uses a regular pool. Writers on SQLite are serialised by `write_lock(
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -141,23 +141,33 @@ def dispose_engines() -> None:
     _factories.clear()
 
 
-def insert_for(session: Session, table: Any) -> Any:
+def dialect_of(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def insert_for(dialect: str, table: Any) -> Any:
     """A dialect-specific INSERT that supports ON CONFLICT (SQLite and PostgreSQL share the syntax)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
-def greatest(session: Session, a: Any, b: Any) -> Any:
-    from sqlalchemy import func
-
-    return func.max(a, b) if session.get_bind().dialect.name == "sqlite" else func.greatest(a, b)
+def greatest(dialect: str, a: Any, b: Any) -> Any:
+    return func.max(a, b) if dialect == "sqlite" else func.greatest(a, b)
 
 
-def least(session: Session, a: Any, b: Any) -> Any:
-    from sqlalchemy import func
+def least(dialect: str, a: Any, b: Any) -> Any:
+    return func.min(a, b) if dialect == "sqlite" else func.least(a, b)
 
-    return func.min(a, b) if session.get_bind().dialect.name == "sqlite" else func.least(a, b)
+
+_statements: dict[tuple[str, str], Any] = {}
+
+
+def cached_statement(session: Session, name: str, build: Callable[[str], Any]) -> Any:
+    """Build a statement once per dialect (building upserts costs more than running them)."""
+    key = (name, dialect_of(session))
+    stmt = _statements.get(key)
+    if stmt is None:
+        stmt = _statements[key] = build(key[1])
+    return stmt
 
 
 def chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:

@@ -34,12 +34,14 @@ class Resolver:
         self.pending_identities: list[tuple[int, IdentityKey, datetime]] = []
         self._next_pending = -1
         self.merges: list[int] = []
+        self._looked_up: set[Key] = set()
 
     # -- loading -------------------------------------------------------------------------------
     def preload(self, keys: Iterable[Key]) -> None:
-        wanted = {k for k in keys if k not in self.index}
+        wanted = {k for k in keys if k not in self.index and k not in self._looked_up}
         if not wanted:
             return
+        self._looked_up |= wanted
         lookups = sorted({lookup for _, lookup in wanted})
         for start in range(0, len(lookups), 500):
             query = select(Identity.type, Identity.lookup, Identity.customer_id).where(
@@ -143,7 +145,7 @@ class Resolver:
         )
         if pending_customers:
             created = now()
-            result = self.session.execute(
+            result = self.session.connection().execute(
                 insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
                 [{"created_at": created} for _ in pending_customers],
             )
@@ -166,7 +168,7 @@ class Resolver:
                         "first_seen_at": when,
                     }
                 )
-            self.session.execute(insert(Identity), rows)
+            self.session.connection().execute(insert(Identity), rows)
             self.pending_identities.clear()
 
     def materialise(self, cid: int) -> int:

@@ -10,13 +10,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from siyu.commerce.tables import Order
-from siyu.core.database import greatest, insert_for, least
+from siyu.core import fastsql
+from siyu.core.database import cached_statement, insert_for
 from siyu.core.settings import get_settings
 from siyu.customers.tables import CustomerStats, DailyEventCount
 from siyu.events.tables import Event
@@ -49,50 +51,49 @@ def rollup_name(kind: str, name: str | None) -> str:
     return (name or "") if kind == "track" else f"${kind}"
 
 
-def add_event_tallies(session: Session, tallies: Mapping[int, EventTally]) -> None:
-    if not tallies:
-        return
-    stmt = insert_for(session, CustomerStats.__table__)
-    col = CustomerStats.__table__.c
-    ex = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[col.customer_id],
-        set_={
-            "events_count": col.events_count + ex.events_count,
-            "first_seen_at": least(
-                session, func.coalesce(col.first_seen_at, ex.first_seen_at), ex.first_seen_at
-            ),
-            "last_seen_at": greatest(
-                session, func.coalesce(col.last_seen_at, ex.last_seen_at), ex.last_seen_at
-            ),
-        },
+def _tally_sql(kind: str) -> str:
+    low, high = ("min", "max") if kind == "sqlite" else ("least", "greatest")
+    table = "customer_stats"
+    insert = fastsql.insert_sql(
+        kind,
+        table,
+        [
+            "customer_id",
+            "events_count",
+            "first_seen_at",
+            "last_seen_at",
+            "orders_count",
+            "total_spent_minor",
+            "refunded_minor",
+        ],
     )
+    return (
+        f"{insert} ON CONFLICT (customer_id) DO UPDATE SET"
+        f" events_count = {table}.events_count + excluded.events_count,"
+        f" first_seen_at = {low}(coalesce({table}.first_seen_at, excluded.first_seen_at),"
+        " excluded.first_seen_at),"
+        f" last_seen_at = {high}(coalesce({table}.last_seen_at, excluded.last_seen_at),"
+        " excluded.last_seen_at)"
+    )
+
+
+def add_event_tallies(session: Session, tallies: Mapping[int, EventTally]) -> None:
+    kind = fastsql.dialect(session)
     rows = [
-        {
-            "customer_id": cid,
-            "events_count": t.count,
-            "first_seen_at": t.first,
-            "last_seen_at": t.last,
-            "orders_count": 0,
-            "total_spent_minor": 0,
-            "refunded_minor": 0,
-        }
+        (cid, t.count, fastsql.db_time(kind, t.first), fastsql.db_time(kind, t.last), 0, 0, 0)
         for cid, t in sorted(tallies.items())
     ]
-    session.execute(stmt, rows)
+    fastsql.run_many(session, cached_statement(session, "stats.tallies", _tally_sql), rows)
+
+
+def _rollup_sql(kind: str) -> str:
+    return fastsql.upsert_add_sql(kind, "daily_event_counts", ["customer_id", "day", "event"], ["count"])
 
 
 def add_rollups(session: Session, counts: Mapping[tuple[int, date, str], int]) -> None:
-    if not counts:
-        return
-    stmt = insert_for(session, DailyEventCount.__table__)
-    col = DailyEventCount.__table__.c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[col.customer_id, col.day, col.event],
-        set_={"count": col.count + stmt.excluded["count"]},
-    )
-    rows = [{"customer_id": c, "day": d, "event": e, "count": n} for (c, d, e), n in sorted(counts.items())]
-    session.execute(stmt, rows)
+    kind = fastsql.dialect(session)
+    rows = [(c, d.isoformat() if kind == "sqlite" else d, e, n) for (c, d, e), n in sorted(counts.items())]
+    fastsql.run_many(session, cached_statement(session, "stats.rollups", _rollup_sql), rows)
 
 
 def _order_aggregates(session: Session, customer_ids: Iterable[int]) -> dict[int, dict[str, object]]:
@@ -152,14 +153,16 @@ def refresh_order_stats(session: Session, customer_ids: Iterable[int]) -> None:
     if not ids:
         return
     aggregates = _order_aggregates(session, ids)
-    stmt = insert_for(session, CustomerStats.__table__)
-    fields = list(_EMPTY_ORDERS)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[CustomerStats.__table__.c.customer_id],
-        set_={f: stmt.excluded[f] for f in fields},
-    )
     rows = [{"customer_id": cid, "events_count": 0, **aggregates.get(cid, _EMPTY_ORDERS)} for cid in ids]
-    session.execute(stmt, rows)
+    session.execute(cached_statement(session, "stats.orders", _orders_upsert), rows)
+
+
+def _orders_upsert(dialect: str) -> Any:
+    stmt = insert_for(dialect, CustomerStats.__table__)
+    return stmt.on_conflict_do_update(
+        index_elements=[CustomerStats.__table__.c.customer_id],
+        set_={f: stmt.excluded[f] for f in _EMPTY_ORDERS},
+    )
 
 
 def rebuild(session: Session, customer_id: int) -> None:

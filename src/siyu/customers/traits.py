@@ -13,7 +13,7 @@ from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from siyu.core.clock import now
-from siyu.core.database import insert_for
+from siyu.core.database import cached_statement, insert_for
 from siyu.core.pii import Vault
 from siyu.customers.tables import Trait, TraitChange
 
@@ -48,7 +48,9 @@ def record(session: Session, vault: Vault, writes: list[TraitWrite]) -> None:
                 "origin": w.origin[:64],
             }
         )
-    ids = session.execute(insert(TraitChange).returning(TraitChange.id, sort_by_parameter_order=True), rows)
+    ids = session.connection().execute(
+        insert(TraitChange).returning(TraitChange.id, sort_by_parameter_order=True), rows
+    )
     current: dict[tuple[int, str], dict[str, Any]] = {}
     for row, (hid,) in zip(rows, ids, strict=True):
         key: tuple[int, str] = (int(row["customer_id"]), str(row["name"]))
@@ -66,17 +68,15 @@ def record(session: Session, vault: Vault, writes: list[TraitWrite]) -> None:
     _upsert_current(session, [current[k] for k in sorted(current)])
 
 
-def _upsert_current(session: Session, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    stmt = insert_for(session, Trait.__table__)
+def _current_upsert(dialect: str) -> Any:
+    stmt = insert_for(dialect, Trait.__table__)
     col = Trait.__table__.c
     ex = stmt.excluded
     newer = or_(
         ex.observed_at > col.observed_at,
         and_(ex.observed_at == col.observed_at, ex.history_id > col.history_id),
     )
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[col.customer_id, col.name],
         set_={
             "value": ex.value,
@@ -86,7 +86,11 @@ def _upsert_current(session: Session, rows: list[dict[str, Any]]) -> None:
         },
         where=newer,
     )
-    session.execute(stmt, rows)
+
+
+def _upsert_current(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(cached_statement(session, "traits.current", _current_upsert), rows)
 
 
 def rebuild(session: Session, customer_id: int) -> None:

@@ -9,10 +9,11 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.commerce import ecommerce
+from siyu.core import fastsql
 from siyu.core.errors import ValidationFailed
 from siyu.core.pii import Vault
 from siyu.core.settings import Settings
@@ -165,7 +166,13 @@ def _resolve(
     report.merges.extend(resolver.merges)
 
 
-def _event_row(vault: Vault, source_id: int, p: _Parsed, received_at: datetime) -> dict[str, Any]:
+EVENT_COLUMNS = (
+    "customer_id", "source_id", "message_id", "type", "name", "user_id", "anonymous_id", "timestamp",
+    "original_timestamp", "sent_at", "received_at", "properties", "context", "pii_enc",
+)  # fmt: skip
+
+
+def _event_row(vault: Vault, kind: str, source_id: int, p: _Parsed, received: Any) -> tuple[Any, ...]:
     msg = p.msg
     public, personal = vault.split_pii(msg.properties)
     if msg.type in ("track", "page", "screen") and "name" in personal:
@@ -180,22 +187,22 @@ def _event_row(vault: Vault, source_id: int, p: _Parsed, received_at: datetime) 
         if ctx_personal:
             secret["context_traits"] = ctx_personal
             context = {**context, "traits": ctx_public}
-    return {
-        "customer_id": p.customer,
-        "source_id": source_id,
-        "message_id": msg.message_id,
-        "type": msg.type,
-        "name": msg.name,
-        "user_id": msg.user_id,
-        "anonymous_id": msg.anonymous_id,
-        "timestamp": msg.timestamp,
-        "original_timestamp": msg.original_timestamp,
-        "sent_at": msg.sent_at,
-        "received_at": received_at,
-        "properties": public,
-        "context": context,
-        "pii_enc": vault.encrypt_json(secret) if secret else None,
-    }
+    return (
+        p.customer,
+        source_id,
+        msg.message_id,
+        msg.type,
+        msg.name,
+        msg.user_id,
+        msg.anonymous_id,
+        fastsql.db_time(kind, msg.timestamp),
+        fastsql.db_time(kind, msg.original_timestamp),
+        fastsql.db_time(kind, msg.sent_at),
+        received,
+        fastsql.db_json(public),
+        fastsql.db_json(context),
+        vault.encrypt_json(secret) if secret else None,
+    )
 
 
 def ingest(
@@ -217,12 +224,16 @@ def ingest(
         return report
     _resolve(session, vault, source_id, fresh, report)
 
-    session.execute(insert(Event), [_event_row(vault, source_id, p, received_at) for p in fresh])
+    kind = fastsql.dialect(session)
+    received = fastsql.db_time(kind, received_at)
+    sql = fastsql.insert_sql(kind, "events", EVENT_COLUMNS, json_columns=("properties", "context"))
+    fastsql.run_many(session, sql, [_event_row(vault, kind, source_id, p, received) for p in fresh])
 
     tallies: dict[int, stats.EventTally] = {}
     counts: dict[tuple[int, date, str], int] = {}
     writes: list[traits.TraitWrite] = []
     order_customers: set[int] = set()
+    catalogue: dict[str, dict[str, Any]] = {}
     for p in fresh:
         cid, when = p.customer, p.msg.timestamp
         tally = tallies.get(cid)
@@ -238,10 +249,17 @@ def ingest(
         )
         if p.commerce is not None:
             owner = ecommerce.apply(
-                session, p.commerce, source_id=source_id, customer_id=cid, when=when, props=p.msg.properties
+                session,
+                p.commerce,
+                source_id=source_id,
+                customer_id=cid,
+                when=when,
+                props=p.msg.properties,
+                catalogue=catalogue,
             )
             if owner is not None:
                 order_customers.add(owner)
+    ecommerce.upsert_products(session, catalogue)
     traits.record(session, vault, writes)
     stats.add_event_tallies(session, tallies)
     stats.add_rollups(session, counts)
