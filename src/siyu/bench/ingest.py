@@ -7,8 +7,10 @@ stopped and removed on the way out, whether the run succeeded, failed or was int
 from __future__ import annotations
 
 import multiprocessing
+import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -154,11 +156,13 @@ def run(options: IngestOptions, progress: Progress | None = None) -> dict[str, A
         db_sampler = TreeSampler(postmaster).start() if postmaster else None
         cpu_before = sampler.cpu_s
         db_cpu_before = db_sampler.cpu_s if db_sampler else 0.0
+        load_before = os.getloadavg()[0]
         targets.put(loadgen.Target(HOST, server.port, key))
         result = _collect(results, generator, lambda: report("loading", int(accepted.value)))
         sampler.stop()
         if db_sampler:
             db_sampler.stop()
+        load_after = os.getloadavg()[0]
         report("verifying", result.accepted)
         server.stop()
         log_tail = server.log_tail() if result.errors else ""
@@ -191,6 +195,12 @@ def run(options: IngestOptions, progress: Progress | None = None) -> dict[str, A
         "users_touched": result.users_touched,
         "stored_customers": stored_customers,
     }
+    figures["host"] = {
+        "cpus": os.cpu_count(),
+        "load_1m_before": round(load_before, 2),
+        "load_1m_after": round(load_after, 2),
+        "siyu": _code_version(),
+    }
     if db_sampler:
         figures["postgres_cpu_s"] = round(db_sampler.cpu_s - db_cpu_before, 1)
     if result.error_samples:
@@ -198,6 +208,24 @@ def run(options: IngestOptions, progress: Progress | None = None) -> dict[str, A
     if log_tail:
         figures["server_log_tail"] = log_tail.splitlines()
     return figures
+
+
+def _code_version() -> str:
+    """The package version, plus `git describe --dirty` when running from a checkout."""
+    import siyu
+
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],  # noqa: S607
+            cwd=Path(siyu.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return siyu.__version__
+    return f"{siyu.__version__}+{described}"
 
 
 def _collect(results: Any, generator: BaseProcess, tick: Callable[[], None]) -> loadgen.LoadResult:
