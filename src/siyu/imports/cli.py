@@ -14,11 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from siyu.imports.records import Kind, UnusableInput
 
-HELP = """Import customers, orders or events from a .csv, .xlsx, .jsonl/.ndjson or .parquet file.
-
-Columns are matched by name (see docs/imports.md); --map TARGET=COLUMN overrides. Re-running the same
-file changes nothing. Rejected rows are listed in a CSV report (row, field, reason).
-"""
+HELP = (
+    "Import customers, orders or events from a .csv, .xlsx, .jsonl/.ndjson or .parquet file.\n\n"
+    "Columns are matched by name (see docs/imports.md); --map TARGET=COLUMN overrides a match. "
+    "Re-running the same file changes nothing. Rejected rows go to a CSV report (row, field, reason); "
+    "exit code 0 when the file was processed, 2 when it cannot be imported."
+)
 
 
 def register(app: typer.Typer) -> None:
