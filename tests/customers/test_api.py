@@ -104,13 +104,6 @@ def test_search_for_an_unknown_identity_is_empty(tracker: httpx.Client, api: htt
         assert response.json() == {"items": [], "next_cursor": None}
 
 
-TRAIT_SEARCH_BUG = (
-    "search.py compares the JSON trait column with an untyped string: PostgreSQL 500 "
-    "(jsonb = character varying), SQLite finds nothing"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=TRAIT_SEARCH_BUG)
 def test_search_by_trait(tracker: httpx.Client, api: httpx.Client) -> None:
     _new_customer(tracker, "t-1", plan="gold", vip=True)
     _new_customer(tracker, "t-2", plan="gold", vip=False)
@@ -132,7 +125,6 @@ def test_search_by_trait(tracker: httpx.Client, api: httpx.Client) -> None:
     assert users(trait="plan:silver", identity="user_id:t-2") == []
 
 
-@pytest.mark.xfail(strict=True, reason=TRAIT_SEARCH_BUG)
 def test_trait_search_pages(tracker: httpx.Client, api: httpx.Client) -> None:
     for i in range(11):
         _new_customer(tracker, f"tp-{i}", plan="gold" if i % 2 else "silver")
@@ -142,17 +134,7 @@ def test_trait_search_pages(tracker: httpx.Client, api: httpx.Client) -> None:
         assert api.get(f"/api/v1/customers/{cid}").json()["traits"]["plan"] == "gold"
 
 
-def test_numeric_traits_are_readable(
-    request: pytest.FixtureRequest, tracker: httpx.Client, api: httpx.Client
-) -> None:
-    if request.getfixturevalue("db_url").startswith("sqlite"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="SQLite stores JSON scalars with NUMERIC affinity and returns ints; "
-                "orjson.loads (core/database.py json_deserializer) raises instead of passing them through",
-            )
-        )
+def test_numeric_traits_are_readable(tracker: httpx.Client, api: httpx.Client) -> None:
     send_batch(tracker, identify("u-num", {"age": 31, "score": 4.5, "vip": True, "plan": "gold"}))
     profile = customer_by(api, "user_id:u-num")
     assert profile["traits"] == {"age": 31, "score": 4.5, "vip": True, "plan": "gold"}

@@ -11,7 +11,7 @@ from tests.web.conftest import ZHANG_PHONE
 
 pytestmark = pytest.mark.browser
 
-expect: Any = pytest.importorskip("playwright.sync_api").expect
+from playwright.sync_api import expect  # noqa: E402
 
 
 def sign_in(page: Any, token: str) -> None:

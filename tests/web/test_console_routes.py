@@ -98,11 +98,6 @@ def test_search_by_identity_trait_and_browse(admin_console: httpx.Client, seeded
     assert "没有找到客户。" in none.text
 
 
-@pytest.mark.xfail(
-    reason="siyu.customers.search.page compares the JSON trait column with the raw string, so "
-    "trait=NAME:VALUE matches nothing on SQLite or PostgreSQL (the API has the same bug)",
-    strict=False,
-)
 def test_search_by_trait(admin_console: httpx.Client, seeded: dict[str, int]) -> None:
     trait = admin_console.get("/customers", params={"by": "trait", "q": "plan:gold"})
     assert trait.status_code == 200
@@ -116,14 +111,6 @@ def test_numeric_traits_are_shown(
     write_key: str,
     admin_console: httpx.Client,
 ) -> None:
-    if db_url.startswith("sqlite"):
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="SQLite gives the JSON trait column NUMERIC affinity: 30 is stored as an integer "
-                "and orjson.loads(30) raises when the profile is read (the API answers 500 too)",
-                strict=False,
-            )
-        )
     message = {"type": "identify", "messageId": "age-1", "userId": "u-age", "traits": {"age": 30}}
     ingest(live_server.url, write_key, [message])
     listing = admin_console.get("/customers", params={"q": "user_id:u-age"})

@@ -66,6 +66,11 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def _loads(value: Any) -> Any:
+    """SQLite gives JSON numbers back as numbers (the JSON column has NUMERIC affinity)."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 def get_engine(url: str | None = None) -> Engine:
     """The process-wide engine for `url` (default: settings.database_url)."""
     url = url or get_settings().database_url
@@ -77,7 +82,7 @@ def get_engine(url: str | None = None) -> Engine:
             url,
             connect_args={"timeout": 30, "check_same_thread": False},
             json_serializer=_dumps,
-            json_deserializer=orjson.loads,
+            json_deserializer=_loads,
         )
 
         @event.listens_for(engine, "connect")
@@ -97,7 +102,7 @@ def get_engine(url: str | None = None) -> Engine:
             max_overflow=size,
             pool_pre_ping=True,
             json_serializer=_dumps,
-            json_deserializer=orjson.loads,
+            json_deserializer=_loads,
         )
     _engines[url] = engine
     return engine

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Text, cast, literal, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from siyu.core.errors import ValidationFailed
@@ -45,6 +46,14 @@ def _json_candidates(value: str) -> list[Any]:
     return candidates
 
 
+def _trait_equals(session: Session, value: str) -> ColumnElement[bool]:
+    """JSON equality on both databases: the text as a string, or as the JSON scalar it spells."""
+    encoded = [orjson.dumps(v).decode() for v in _json_candidates(value)]
+    if session.get_bind().dialect.name == "postgresql":
+        return or_(*(Trait.value == cast(literal(e), JSONB) for e in encoded))
+    return or_(*(cast(Trait.value, Text) == e for e in encoded))
+
+
 def page(
     session: Session,
     vault: Vault,
@@ -65,9 +74,7 @@ def page(
             raise ValidationFailed(
                 f"trait {name!r} is personal data: search it as an identity (identity=phone:…)", field="trait"
             )
-        matches = select(Trait.customer_id).where(
-            Trait.name == name, or_(*(Trait.value == v for v in _json_candidates(value)))
-        )
+        matches = select(Trait.customer_id).where(Trait.name == name, _trait_equals(session, value))
         query = query.where(Customer.id.in_(matches))
     if after is not None:
         query = query.where(Customer.id > after)
