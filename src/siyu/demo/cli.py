@@ -61,8 +61,10 @@ def demo(
     out.print(f"\nadmin API token ([bold]{token_name}[/bold], shown once):\n{token}\n", soft_wrap=True)
     out.print(f"console  {base}/")
     out.print(f"API docs {base}/docs")
+    example = summary.showcase(stream)
+    query = f"identity=member_id:{example}" if example else "limit=5"
     out.print(
-        f'try      curl -H "Authorization: Bearer {token}" "{base}/api/v1/customers?limit=5"', soft_wrap=True
+        f'try      curl -H "Authorization: Bearer {token}" "{base}/api/v1/customers?{query}"', soft_wrap=True
     )
     if report.errors:
         err.print(f"[red]{len(report.errors)} messages were rejected[/red], e.g. {report.errors[0]}")

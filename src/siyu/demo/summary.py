@@ -4,6 +4,8 @@ admin API token (`demo-admin-<n>`, a new one each run, since a token is shown on
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,6 +19,7 @@ from siyu.commerce.tables import Order
 from siyu.core.errors import Conflict
 from siyu.customers.tables import Customer, Merge
 from siyu.demo.catalog import CURRENCY
+from siyu.demo.messages import DemoMessage
 from siyu.events.tables import Event
 
 TOKEN_PREFIX = "demo-admin-"  # noqa: S105 (a name prefix, not a secret)
@@ -53,6 +56,20 @@ def summarise(session: Session) -> Summary:
         net_sales=from_minor(int(gross or 0) - int(refunds or 0), CURRENCY),
         merges=session.scalar(select(func.count()).select_from(Merge).where(Merge.undone_at.is_(None))) or 0,
     )
+
+
+def showcase(stream: Sequence[DemoMessage]) -> str | None:
+    """The member id of a customer worth opening first: a member seen on the most channels."""
+    channels: dict[int, set[str]] = defaultdict(set)
+    members: dict[int, str] = {}
+    for m in stream:
+        channels[m.customer].add(m.channel)
+        if "userId" in m.payload:
+            members[m.customer] = str(m.payload["userId"])
+    if not members:
+        return None
+    best = max(members, key=lambda n: (len(channels[n]), -n))
+    return members[best]
 
 
 def create_demo_token(session: Session) -> tuple[str, str]:
