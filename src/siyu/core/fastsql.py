@@ -25,7 +25,7 @@ def db_time(kind: str, value: datetime | None) -> Any:
     if kind == "sqlite":
         if value.tzinfo is not None:
             value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
     return value
 
 

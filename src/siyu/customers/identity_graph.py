@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core.clock import now
 from siyu.customers import merges
-from siyu.customers.identity_types import IdentityKey, rule_for
+from siyu.customers.identity_types import RULES, IdentityKey, rule_for
 from siyu.customers.tables import Customer, Identity
 
 Key = tuple[str, str]
@@ -50,6 +50,21 @@ class Resolver:
             for kind, lookup, cid in self.session.execute(query):
                 if (kind, lookup) in wanted:
                     self.index[(kind, lookup)] = cid
+        self._preload_unique({self.index[k] for k in wanted if k in self.index})
+
+    def _preload_unique(self, customer_ids: set[int]) -> None:
+        """Unique-type identities of these stored customers, in one query (needed for conflict checks)."""
+        ids = sorted(cid for cid in customer_ids if cid > 0 and cid not in self.unique)
+        if not ids:
+            return
+        for cid in ids:
+            self.unique[cid] = {}
+        unique_types = [kind for kind, rule in RULES.items() if rule.unique]
+        query = select(Identity.customer_id, Identity.type, Identity.lookup).where(
+            Identity.customer_id.in_(ids), Identity.type.in_(unique_types)
+        )
+        for cid, kind, lookup in self.session.execute(query):
+            self.unique[cid].setdefault(kind, set()).add(lookup)
 
     def _unique_values(self, cid: int) -> dict[str, set[str]]:
         if cid not in self.unique:
