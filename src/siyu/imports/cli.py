@@ -10,8 +10,10 @@ from pathlib import Path
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from siyu.core.errors import SiyuError
 from siyu.imports.records import Kind, UnusableInput
 
 HELP = (
@@ -51,9 +53,10 @@ def import_file(
     try:
         prepared = service.prepare(kind, file, settings, vault, maps=maps, skip=skip, sheet=sheet)
     except UnusableInput as exc:
-        console.print(f"[red]error[/red]: {exc.message}")
+        console.print(f"[red]error[/red]: {escape(exc.message)}")
         raise typer.Exit(code=2) from exc
-    console.print(f"[bold]{file.name}[/bold] → {kind.value}: " + "; ".join(prepared.plan.describe()))
+    plan = escape("; ".join(prepared.plan.describe()))
+    console.print(f"[bold]{escape(file.name)}[/bold] → {kind.value}: {plan}")
     upgrade(settings.database_url)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
@@ -67,8 +70,8 @@ def import_file(
                 dry_run=dry_run,
                 progress=lambda n: bar.advance(task, n),
             )
-        except UnusableInput as exc:
-            console.print(f"[red]error[/red]: {exc.message}")
+        except SiyuError as exc:  # e.g. a disabled or badly named --source
+            console.print(f"[red]error[/red]: {escape(exc.message)}")
             raise typer.Exit(code=2) from exc
     report_path = rejects or service.default_rejects_path(file)
     if summary.rejects:

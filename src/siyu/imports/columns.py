@@ -92,7 +92,7 @@ class ColumnPlan:
     kind: Kind
     targets: dict[str, str]  # field → column
     extras: dict[str, str] = field(default_factory=dict)  # trait/property name → column
-    skipped: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # --skip, and columns without a header
 
     def column(self, target: str) -> str | None:
         return self.targets.get(target)
@@ -100,6 +100,9 @@ class ColumnPlan:
     def describe(self) -> list[str]:
         lines = [f"{target} ← {column}" for target, column in self.targets.items()]
         lines += [f"{FREE_PREFIX[self.kind]}{name} ← {column}" for name, column in self.extras.items()]
+        if self.skipped:
+            names = (c if c.strip() else "(column without a name)" for c in self.skipped)
+            lines.append("ignored: " + ", ".join(names))
         return lines
 
 
@@ -159,16 +162,17 @@ def plan_columns(
                 targets[target] = found
                 used.add(found)
                 break
+    unnamed = [c for c in present if not c.strip()]
     for column in present:
         if column not in used and column.strip():
             extras.setdefault(column.strip(), column)
-    plan = ColumnPlan(kind, targets, extras, tuple(skip))
+    plan = ColumnPlan(kind, targets, extras, (*skip, *unnamed))
     _check_required(plan, present)
     return plan
 
 
 def _check_required(plan: ColumnPlan, present: Sequence[str]) -> None:
-    have = ", ".join(present) or "none"
+    have = ", ".join(present) or "no columns"
     for target in REQUIRED[plan.kind]:
         if target not in plan.targets:
             names = " / ".join(ALIASES[plan.kind][target][:4])

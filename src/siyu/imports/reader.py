@@ -50,7 +50,8 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
     except UnusableInput:
         raise
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        raise UnusableInput(f"{path.name}: cannot be read: {exc}", field="file") from exc
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnusableInput(f"{path.name}: cannot be read as {suffix[1:]}: {reason}", field="file") from exc
 
 
 def _frame_rows(frame: pl.DataFrame, first_number: int) -> list[Row]:
@@ -112,13 +113,19 @@ def _xlsx(path: Path, sheet: str | None) -> Table:
     return Table(list(frame.columns), _frame_rows(frame, _header_row(path, sheet) + 1))
 
 
+def _as_text(series: pl.Series) -> pl.Series:
+    """A Parquet column as text; nested columns (lists, structs) keep their Python values."""
+    if isinstance(series.dtype, pl.List | pl.Array | pl.Struct):
+        return series
+    try:
+        return series.cast(pl.String)
+    except pl.exceptions.PolarsError:  # durations, binary, …: Python's own text form
+        return pl.Series(series.name, [None if v is None else str(v) for v in series.to_list()], pl.String)
+
+
 def _parquet(path: Path, _sheet: str | None) -> Table:
     frame = pl.read_parquet(path)
-    nested = (pl.List, pl.Array, pl.Struct)
-    as_text = [
-        pl.col(name).cast(pl.String) for name, dtype in frame.schema.items() if not isinstance(dtype, nested)
-    ]
-    frame = frame.with_columns(as_text)
+    frame = pl.DataFrame([_as_text(frame.get_column(name)) for name in frame.columns])
     return Table(list(frame.columns), _frame_rows(frame, 1))
 
 
