@@ -46,13 +46,29 @@ def test_map_overrides_defaults_and_names_free_targets() -> None:
     plan = plan_columns(
         Kind.customers,
         ["phone", "联系手机", "lvl", "备注"],
-        parse_maps(["phone=联系手机", "traits.level=lvl"]),
+        parse_maps(["phone=联系手机", "traits.level=lvl", "traits.old_phone=phone"]),
         skip=["备注"],
     )
     assert plan.targets == {"phone": "联系手机"}
-    # `phone` no longer feeds the phone identity: it is an ordinary trait now
-    assert plan.extras == {"level": "lvl", "phone": "phone"}
+    assert plan.extras == {"level": "lvl", "old_phone": "phone"}
     assert plan.skipped == ("备注",)
+
+
+@pytest.mark.parametrize(
+    ("columns", "maps", "extra"),
+    [
+        (["phone", "手机号"], [], "手机号"),  # two phone columns
+        (["user_id", "姓名", "Name"], [], "姓名"),  # `name` comes first among the names
+        (["phone", "联系手机"], ["phone=联系手机"], "phone"),  # the one left over still looks like a phone
+    ],
+)
+def test_a_second_personal_column_must_be_chosen_explicitly(
+    columns: list[str], maps: list[str], extra: str
+) -> None:
+    with pytest.raises(UnusableInput) as err:
+        plan_columns(Kind.customers, columns, parse_maps(maps))
+    assert err.value.field == extra
+    assert f"--skip {extra}" in err.value.message
 
 
 def test_unknown_target_is_refused_with_the_known_ones() -> None:

@@ -165,10 +165,25 @@ def plan_columns(
     unnamed = [c for c in present if not c.strip()]
     for column in present:
         if column not in used and column.strip():
+            _check_not_personal(kind, column, targets)
             extras.setdefault(column.strip(), column)
     plan = ColumnPlan(kind, targets, extras, (*skip, *unnamed))
     _check_required(plan, present)
     return plan
+
+
+def _check_not_personal(kind: Kind, column: str, targets: dict[str, str]) -> None:
+    """A second phone/email/name/… column would become a plain trait or property: make the operator choose."""
+    for target in (*IDENTITY_TARGETS, *PERSONAL_ALIASES):
+        aliases = ALIASES[kind].get(target, ())
+        if canonical(column) in {canonical(a) for a in aliases}:
+            prefix = FREE_PREFIX[kind]
+            raise UnusableInput(
+                f"column {column!r} also looks like {target}, which is read from {targets.get(target)!r}: "
+                f"--skip {column}, --map {target}={column} to read it instead, "
+                f"or --map {prefix}NAME={column} to keep it",
+                field=column,
+            )
 
 
 def _check_required(plan: ColumnPlan, present: Sequence[str]) -> None:
