@@ -12,15 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from siyu.core import fastsql
 from siyu.core.clock import now
 from siyu.customers import merges
 from siyu.customers.identity_types import RULES, IdentityKey, rule_for
-from siyu.customers.tables import Customer, Identity
+from siyu.customers.tables import Identity
 
 Key = tuple[str, str]
+IDENTITY_COLUMNS = ("customer_id", "type", "lookup", "value", "value_enc", "source_id", "first_seen_at")
 
 
 class Resolver:
@@ -159,31 +161,31 @@ class Resolver:
             {self.find(cid) for cid, _, _ in self.pending_identities if self.find(cid) < 0}, reverse=True
         )
         if pending_customers:
-            created = now()
-            result = self.session.connection().execute(
-                insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
-                [{"created_at": created} for _ in pending_customers],
+            created = fastsql.db_time(fastsql.dialect(self.session), now())
+            ids = fastsql.insert_returning_ids(
+                self.session, "customers", ["created_at"], [(created,) for _ in pending_customers]
             )
-            for pending, (real,) in zip(pending_customers, result, strict=True):
+            for pending, real in zip(pending_customers, ids, strict=True):
                 self.alias[pending] = real
                 self.unique[real] = self.unique.pop(pending, {})
         if self.pending_identities:
+            kind = fastsql.dialect(self.session)
             rows = []
             for cid, key, when in self.pending_identities:
                 real = self.find(cid)
                 self.index[key.key] = real
                 rows.append(
-                    {
-                        "customer_id": real,
-                        "type": key.type,
-                        "lookup": key.lookup,
-                        "value": key.value,
-                        "value_enc": key.value_enc,
-                        "source_id": self.source_id,
-                        "first_seen_at": when,
-                    }
+                    (
+                        real,
+                        key.type,
+                        key.lookup,
+                        key.value,
+                        key.value_enc,
+                        self.source_id,
+                        fastsql.db_time(kind, when),
+                    )
                 )
-            self.session.connection().execute(insert(Identity), rows)
+            fastsql.run_many(self.session, fastsql.insert_sql(kind, "identities", IDENTITY_COLUMNS), rows)
             self.pending_identities.clear()
 
     def materialise(self, cid: int) -> int:

@@ -12,12 +12,14 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
+from siyu.core import fastsql
 from siyu.core.clock import now
 from siyu.core.database import cached_statement, insert_for
 from siyu.core.pii import Vault
 from siyu.customers.tables import Trait, TraitChange
 
 MAX_TRAIT_NAME = 128
+HISTORY_COLUMNS = ("customer_id", "name", "value", "value_enc", "observed_at", "recorded_at", "origin")
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ def record(session: Session, vault: Vault, writes: list[TraitWrite]) -> None:
     """Append `writes` to history and move current values forward where the write is newer."""
     if not writes:
         return
-    recorded_at = now()
+    kind = fastsql.dialect(session)
+    recorded_at = fastsql.db_time(kind, now())
     rows: list[dict[str, Any]] = []
     for w in writes:
         secret = vault.is_pii_name(w.name)
@@ -44,15 +47,28 @@ def record(session: Session, vault: Vault, writes: list[TraitWrite]) -> None:
                 "value": None if secret else w.value,
                 "value_enc": vault.encrypt_json(w.value) if secret else None,
                 "observed_at": w.observed_at,
-                "recorded_at": recorded_at,
-                "origin": w.origin[:64],
             }
         )
-    ids = session.connection().execute(
-        insert(TraitChange).returning(TraitChange.id, sort_by_parameter_order=True), rows
+    ids = fastsql.insert_returning_ids(
+        session,
+        "trait_history",
+        HISTORY_COLUMNS,
+        [
+            (
+                r["customer_id"],
+                r["name"],
+                fastsql.db_json(r["value"]),
+                r["value_enc"],
+                fastsql.db_time(kind, r["observed_at"]),
+                recorded_at,
+                w.origin[:64],
+            )
+            for r, w in zip(rows, writes, strict=True)
+        ],
+        json_columns=("value",),
     )
     current: dict[tuple[int, str], dict[str, Any]] = {}
-    for row, (hid,) in zip(rows, ids, strict=True):
+    for row, hid in zip(rows, ids, strict=True):
         key: tuple[int, str] = (int(row["customer_id"]), str(row["name"]))
         candidate = {
             "customer_id": row["customer_id"],
