@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 from siyu.demo import catalog
 from siyu.demo.catalog import Product
 from siyu.demo.people import weighted
-from siyu.demo.seasons import Calendar, Promotion
+from siyu.demo.seasons import Calendar
+from siyu.demo.steps import AddContact, Browse, Join, Purchase, Refund, Step
 
 
 @dataclass(frozen=True)
@@ -35,52 +36,6 @@ PERSONAS: tuple[Persona, ...] = (
     Persona("loyal", 0.12, True, 0.9, 1500, 0.8, 0.55),
 )
 BY_NAME = {p.name: p for p in PERSONAS}
-
-
-@dataclass(frozen=True)
-class Browse:
-    at: datetime
-    viewed: tuple[Product, ...]
-    added: tuple[Product, ...] = ()
-    campaign: Promotion | None = None  # opened the festival landing page first
-
-
-@dataclass(frozen=True)
-class Join:
-    """Became a member (store counter, mini-program login, Tmall membership)."""
-
-    at: datetime
-    channel: str
-
-
-@dataclass(frozen=True)
-class AddContact:
-    """Added a WeCom advisor via a live code."""
-
-    at: datetime
-    advisor: str
-    state: str
-    shares_phone: bool
-
-
-@dataclass(frozen=True)
-class Purchase:
-    at: datetime
-    channel: str
-    lines: tuple[tuple[Product, int], ...]
-    promotion: Promotion | None
-    store: str | None
-    number: int  # 0 for the first order of the customer
-
-
-@dataclass(frozen=True)
-class Refund:
-    at: datetime
-    purchase: Purchase
-    line: int | None  # index of the one refunded line; None = the whole order
-
-
-Step = Browse | Join | AddContact | Purchase | Refund
 
 
 @dataclass

@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from siyu.demo import catalog
-from siyu.demo.lifecycle import AddContact, Browse, Join, Plan, Purchase, Refund, Step
+from siyu.demo.lifecycle import Plan
 from siyu.demo.people import Person, phone_as_typed, stable_digits
 from siyu.demo.seasons import festival_discount
+from siyu.demo.steps import AddContact, Browse, Join, Purchase, Refund, Step
 
 NAMESPACE = uuid.UUID("5b1c0e9e-6a51-4f3e-9d4e-2f1a7c3b8d10")
 LIBRARY = {"name": "siyu-demo", "version": "1"}
