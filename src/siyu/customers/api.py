@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from siyu.core.errors import NotFound
@@ -17,10 +17,12 @@ from siyu.web.deps import PrincipalDep, SessionDep
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
+MAX_ID = 2**63 - 1
+CustomerId = Annotated[int, Path(ge=1, le=MAX_ID, description="Customer id")]
 
 
 class MergeCreate(BaseModel):
-    merged_id: int = Field(description="Customer folded into the one in the path")
+    merged_id: int = Field(ge=1, le=2**63 - 1, description="Customer folded into the one in the path")
     reason: str = Field(min_length=1, max_length=255)
 
 
@@ -34,7 +36,7 @@ def list_customers(
     principal: PrincipalDep,
     identity: Annotated[str | None, Query(description="TYPE:VALUE, e.g. phone:13912345678")] = None,
     trait: Annotated[str | None, Query(description="NAME:VALUE, e.g. plan:gold")] = None,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     principal.require("read")
@@ -45,14 +47,14 @@ def list_customers(
 
 
 @router.get("/customers/{customer_id}", summary="The unified profile of one customer")
-def get_customer(customer_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_customer(customer_id: CustomerId, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("read")
     return profiles.profile(session, get_vault(), customer_id, sees_pii=principal.sees_pii)
 
 
 @router.get("/customers/{customer_id}/events", summary="A customer's timeline, newest first (paged)")
 def customer_events(
-    customer_id: int,
+    customer_id: CustomerId,
     session: SessionDep,
     principal: PrincipalDep,
     cursor: Annotated[str | None, Query()] = None,
@@ -70,7 +72,7 @@ def customer_events(
 
 @router.post("/customers/{customer_id}/merge", summary="Merge another customer into this one")
 def merge_customers(
-    customer_id: int, body: MergeCreate, session: SessionDep, principal: PrincipalDep
+    customer_id: CustomerId, body: MergeCreate, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     principal.require("write")
     record = merges.merge(session, customer_id, body.merged_id, reason=body.reason, actor=principal.name)
@@ -79,7 +81,10 @@ def merge_customers(
 
 @router.post("/merges/{merge_id}/undo", summary="Undo a merge: both customers exactly as before")
 def undo_merge(
-    merge_id: int, body: UndoCreate, session: SessionDep, principal: PrincipalDep
+    merge_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: UndoCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> dict[str, Any]:
     principal.require("write")
     record = merges.undo(session, merge_id, actor=principal.name)
