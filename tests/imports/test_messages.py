@@ -194,3 +194,22 @@ def test_pipeline_errors_map_back_to_rows_and_columns(field: str, expected: tupl
     assert built[0].locate(field) == expected
     rejects = built[0].rejects(field, "bad")
     assert [r.row for r in rejects] == [2, 4]
+
+
+def test_order_level_cells_may_be_blank_on_later_rows() -> None:
+    built, rejects = orders(
+        ["A1", "13912345678", "2024-05-01 10:00", "S1", None, "19.90", "2", "上海店", None],
+        ["A1", None, None, "S2", None, "0.10", "3", None, None],
+        ["A2", None, "2024-05-02", "S1", None, "1", "1", None, None],  # nobody bought it
+        ["A2", None, None, "S2", None, "1", "1", None, None],
+        ["A3", "13912345678", None, "S1", None, "1", "1", None, None],  # no date on any row
+    )
+    assert len(built) == 1
+    props = built[0].message["properties"]
+    assert [p["sku"] for p in props["products"]] == ["S1", "S2"]
+    assert built[0].message["context"]["traits"] == {"phone": "13912345678"}
+    assert built[0].message["timestamp"] == "2024-05-01T02:00:00Z"
+    assert props["store"] == "上海店"  # written on the order's first row only, as exports do
+    assert [(r.row, r.field) for r in rejects] == [(4, "phone"), (5, "phone"), (6, "date")]
+    assert "on every row of order 'A2'" in rejects[0].reason
+    assert rejects[2].reason == "date is empty"

@@ -52,7 +52,8 @@ class Identity:
             body["anonymousId"] = self.anonymous_id
 
 
-def identity_of(row: Row, plan: ColumnPlan) -> Identity:
+def identity_values(row: Row, plan: ColumnPlan) -> dict[str, str]:
+    """The row's non-empty identity cells by field (user_id, phone, …)."""
     values: dict[str, str] = {}
     for target in IDENTITY_TARGETS:
         column = plan.column(target)
@@ -60,12 +61,20 @@ def identity_of(row: Row, plan: ColumnPlan) -> Identity:
             value = text(row.cells.get(column), column)
             if value is not None:
                 values[target] = value
+    return values
+
+
+def identity_from(values: dict[str, str], plan: ColumnPlan) -> Identity:
     if not values:
         columns = [c for t in IDENTITY_TARGETS if (c := plan.column(t))]
         where = columns[0] + " is" if len(columns) == 1 else ", ".join(columns) + " are all"
         raise ValidationFailed(f"no customer identity: {where} empty", field=columns[0] if columns else "")
     traits = {t: values[t] for t in TRAIT_TARGETS if t in values}
     return Identity(values.get("user_id"), values.get("anonymous_id"), traits)
+
+
+def identity_of(row: Row, plan: ColumnPlan) -> Identity:
+    return identity_from(identity_values(row, plan), plan)
 
 
 def pseudonym(ctx: Context, plan: ColumnPlan, ident: Identity) -> str | None:

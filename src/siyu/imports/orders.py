@@ -12,8 +12,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from siyu.core.errors import ValidationFailed
-from siyu.imports.columns import IDENTITY_TARGETS, ColumnPlan
-from siyu.imports.messages import TRAIT_TARGETS, Context, Identity, finish, identity_of, pseudonym
+from siyu.imports.columns import ColumnPlan
+from siyu.imports.messages import (
+    TRAIT_TARGETS,
+    Context,
+    Identity,
+    finish,
+    identity_from,
+    identity_values,
+    pseudonym,
+)
 from siyu.imports.records import Built, Kind, Reject, Row
 from siyu.imports.values import is_empty, iso, json_object, money, parse_when, plain, quantity, text
 
@@ -46,11 +54,14 @@ def _cell(row: Row, plan: ColumnPlan, target: str) -> str | None:
 
 
 def _row_values(row: Row, plan: ColumnPlan, ctx: Context) -> tuple[dict[str, Any], dict[str, str]]:
-    """(order-level values, product line) of one row; raises ValidationFailed naming the column."""
-    ident = identity_of(row, plan)
-    order: dict[str, Any] = {f"id.{t}": v for t in IDENTITY_TARGETS if (v := _ident_value(ident, t))}
+    """(order-level values, product line) of one row; raises ValidationFailed naming the column.
+
+    Order-level cells may be blank on all but one row of an order, as many shop exports leave them.
+    """
+    order: dict[str, Any] = {f"id.{t}": v for t, v in identity_values(row, plan).items()}
     when = str(plan.column("completed_at"))
-    order["completed_at"] = iso(parse_when(row.cells.get(when), ctx.zone, when))
+    if not is_empty(row.cells.get(when)):
+        order["completed_at"] = iso(parse_when(row.cells.get(when), ctx.zone, when))
     for target in AMOUNTS:
         column = plan.column(target)
         if column is not None and not is_empty(row.cells.get(column)):
@@ -58,8 +69,8 @@ def _row_values(row: Row, plan: ColumnPlan, ctx: Context) -> tuple[dict[str, Any
     for target in (*ORDER_TEXT, *PERSONAL):
         if (value := _cell(row, plan, target)) is not None:
             order[target] = value
-    if plan.column("properties"):
-        column = str(plan.column("properties"))
+    column = plan.column("properties")
+    if column is not None and not is_empty(row.cells.get(column)):
         order["properties"] = json_object(row.cells.get(column), column)
     line: dict[str, str] = {}
     for key, target in LINE_FIELDS.items():
@@ -73,14 +84,6 @@ def _row_values(row: Row, plan: ColumnPlan, ctx: Context) -> tuple[dict[str, Any
         else:
             line[key] = str(text(row.cells[column], column))
     return order, line
-
-
-def _ident_value(ident: Identity, target: str) -> str | None:
-    if target == "user_id":
-        return ident.user_id
-    if target == "anonymous_id":
-        return ident.anonymous_id
-    return ident.traits.get(target)
 
 
 def _column_of(plan: ColumnPlan, key: str) -> str:
@@ -112,16 +115,30 @@ def _agree(order_id: str, rows: list[Row], values: list[dict[str, Any]], plan: C
     return merged
 
 
+def _buyer(order_id: str, rows: list[Row], merged: dict[str, Any], plan: ColumnPlan) -> Identity:
+    """The order's buyer; an order with no identity or no date on any of its rows is rejected."""
+    when = str(plan.column("completed_at"))
+    try:
+        if "completed_at" not in merged:
+            raise ValidationFailed(f"{when} is empty", field=when)
+        return identity_from({k[3:]: v for k, v in merged.items() if k.startswith("id.")}, plan)
+    except ValidationFailed as exc:
+        reason = exc.message if len(rows) == 1 else f"{exc.message} on every row of order {order_id!r}"
+        raise OrderRejected([Reject(r.number, exc.field or "", reason) for r in rows]) from exc
+
+
 def _extras(
     rows: list[Row], extras: dict[str, str], lines: list[dict[str, Any]], has_line: list[bool]
 ) -> dict[str, Any]:
-    """Order-level extras (all rows agree); the others are added to the product lines in place."""
+    """Order-level extras (the same on every row, or only on the first); the others go on the lines."""
     order: dict[str, Any] = {}
     for key, column in extras.items():
         cells = [plain(r.cells.get(column), key) if not is_empty(r.cells.get(column)) else None for r in rows]
-        if all(c == cells[0] for c in cells) or not any(has_line):
-            if cells[0] is not None:
-                order[key] = cells[0]
+        filled = [c for c in cells if c is not None]
+        first_only = cells[0] is not None and len(filled) == 1
+        if all(c == cells[0] for c in cells) or first_only or not any(has_line):
+            if filled:
+                order[key] = filled[0]
             continue
         for cell, line, present in zip(cells, lines, has_line, strict=True):
             if present and cell is not None:
@@ -151,14 +168,13 @@ def order(order_id: str, rows: list[Row], plan: ColumnPlan, ctx: Context) -> Bui
         ]
         raise OrderRejected(sorted(bad, key=lambda r: r.row))
     merged = _agree(order_id, rows, values, plan)
+    ident = _buyer(order_id, rows, merged, plan)
     has_line = [bool(line) for line in lines]
     # Orders keep their properties in plain text, so personal extras travel as (encrypted) context.
     personal_columns = {k: c for k, c in plan.extras.items() if ctx.vault.is_pii_name(k)}
     public_columns = {k: c for k, c in plan.extras.items() if k not in personal_columns}
     extra = _extras(rows, public_columns, lines, has_line)
     personal = _extras(rows, personal_columns, [{} for _ in rows], [False for _ in rows])
-    traits = {t: merged[f"id.{t}"] for t in TRAIT_TARGETS if f"id.{t}" in merged}
-    ident = Identity(merged.get("id.user_id"), merged.get("id.anonymous_id"), traits)
     properties: dict[str, Any] = {**merged.get("properties", {}), **extra, "order_id": order_id}
     for key in (*AMOUNTS, *ORDER_TEXT):
         if key in merged:
