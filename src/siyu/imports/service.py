@@ -1,14 +1,13 @@
 """Running an import: read and map the file, then feed the messages through the ingestion pipeline.
 
-Messages go in chunks of about 500 rows, each chunk one transaction under the write lock (retried on
-transient conflicts like `events.service.ingest_request`), under a source per kind (`import:customers`,
-…) created on first use. `dry_run` runs every chunk in one transaction and rolls it back.
+Messages go in chunks of about 500 rows, each chunk one `events.service.ingest_request` (the tracking
+API's transaction, write lock and retries), under a source per kind (`import:customers`, …) created on
+first use. `dry_run` runs every chunk through `ingest` in one transaction and rolls it back.
 """
 
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from siyu.auth.service import create_source
@@ -26,8 +25,8 @@ from siyu.core.clock import now
 from siyu.core.database import session_factory, write_lock
 from siyu.core.pii import Vault
 from siyu.core.settings import Settings
-from siyu.events.ingest import ingest
-from siyu.events.service import MAX_ATTEMPTS
+from siyu.events.ingest import IngestReport, ingest
+from siyu.events.service import ingest_request
 from siyu.events.tables import Event
 from siyu.imports.columns import ColumnPlan, parse_maps, plan_columns
 from siyu.imports.messages import Context, build_rows
@@ -122,23 +121,19 @@ def _chunks(built: list[Built], rows: int) -> Iterator[list[Built]]:
         yield chunk
 
 
-def _ingest_chunk(
-    session: Session, settings: Settings, vault: Vault, source_id: int, chunk: list[Built], summary: Summary
-) -> None:
-    """Ingest one chunk inside the caller's transaction and count its rows into `summary`."""
+def _stored(session: Session, source_id: int, chunk: list[Built]) -> set[str]:
+    """Message ids of `chunk` the source already holds: rows imported by an earlier run."""
     ids = [b.message_id for b in chunk]
-    stored = set(
-        session.scalars(
-            select(Event.message_id).where(Event.source_id == source_id, Event.message_id.in_(ids))
-        )
-    )
+    query = select(Event.message_id).where(Event.source_id == source_id, Event.message_id.in_(ids))
+    return set(session.scalars(query))
+
+
+def _tally(summary: Summary, chunk: list[Built], stored: set[str], report: IngestReport | None) -> None:
+    """Count the chunk's rows into `summary`: already stored, rejected by the pipeline, or imported."""
     fresh = [b for b in chunk if b.message_id not in stored]
     summary.duplicates += sum(len(b.rows) for b in chunk if b.message_id in stored)
-    if not fresh:
+    if report is None:
         return
-    report = ingest(
-        session, settings, vault, source_id=source_id, raws=[b.message for b in fresh], received_at=now()
-    )
     failed: set[int] = set()
     for error in report.errors:
         failed.add(error.index)
@@ -150,34 +145,28 @@ def _ingest_chunk(
     summary.customers |= report.customer_ids
 
 
-def _commit_chunk(
-    settings: Settings, vault: Vault, source_id: int, chunk: list[Built], summary: Summary
+def _commit_chunk(source_id: int, chunk: list[Built], summary: Summary) -> None:
+    """One chunk, one transaction, through the tracking API's own path (retries included)."""
+    with session_factory()() as session:
+        stored = _stored(session, source_id, chunk)
+    raws = [b.message for b in chunk if b.message_id not in stored]
+    _tally(summary, chunk, stored, ingest_request(source_id, raws, None, None) if raws else None)
+
+
+def _dry_chunk(
+    session: Session, settings: Settings, vault: Vault, source_id: int, chunk: list[Built], summary: Summary
 ) -> None:
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        partial = Summary(summary.kind, summary.source)
-        session = session_factory()()
-        try:
-            with write_lock(session):
-                _ingest_chunk(session, settings, vault, source_id, chunk, partial)
-                session.commit()
-        except (IntegrityError, OperationalError):
-            session.rollback()
-            if attempt == MAX_ATTEMPTS:
-                raise
-            time.sleep(0.01 * attempt)
-            continue
-        finally:
-            session.close()
-        summary.imported += partial.imported
-        summary.duplicates += partial.duplicates
-        summary.messages += partial.messages
-        summary.customers |= partial.customers
-        summary.rejects.extend(partial.rejects)
-        return
+    """One chunk inside the caller's (rolled back) transaction."""
+    stored = _stored(session, source_id, chunk)
+    raws = [b.message for b in chunk if b.message_id not in stored]
+    report = (
+        ingest(session, settings, vault, source_id=source_id, raws=raws, received_at=now()) if raws else None
+    )
+    _tally(summary, chunk, stored, report)
 
 
-def _committed_source(name: str) -> int:
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+def _committed_source(name: str, attempts: int = 3) -> int:
+    for attempt in range(1, attempts + 1):
         session = session_factory()()
         try:
             with write_lock(session):
@@ -186,7 +175,7 @@ def _committed_source(name: str) -> int:
             return source_id
         except IntegrityError:  # another import created it meanwhile
             session.rollback()
-            if attempt == MAX_ATTEMPTS:
+            if attempt == attempts:
                 raise
         finally:
             session.close()
@@ -234,13 +223,13 @@ def execute(
         with _rolled_back() as session:
             source_id = source_for(session, name)
             for chunk in _chunks(unique, chunk_rows):
-                _ingest_chunk(session, settings, vault, source_id, chunk, summary)
+                _dry_chunk(session, settings, vault, source_id, chunk, summary)
                 if progress:
                     progress(sum(len(b.rows) for b in chunk))
     else:
         source_id = _committed_source(name)
         for chunk in _chunks(unique, chunk_rows):
-            _commit_chunk(settings, vault, source_id, chunk, summary)
+            _commit_chunk(source_id, chunk, summary)
             if progress:
                 progress(sum(len(b.rows) for b in chunk))
     summary.rejects.sort(key=lambda r: r.row)
