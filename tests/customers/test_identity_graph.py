@@ -118,3 +118,27 @@ def test_merge_and_undo_lineage(session: Session, ingest_one: Any) -> None:
     assert snapshot(session) == before
     with pytest.raises(Exception, match="already undone"):
         merges.undo(session, record.id, actor="ops@brand")
+
+
+def test_operator_rules_make_email_unique(
+    session: Session, ingest_one: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from siyu.core.settings import get_settings
+
+    monkeypatch.setenv("SIYU_IDENTITY_RULES", '{"email": {"unique": true}}')
+    get_settings.cache_clear()
+    ingest_one({"type": "identify", "userId": "e1", "traits": {"email": "one@example.com"}})
+    ingest_one({"type": "identify", "userId": "e1", "traits": {"email": "two@example.com"}})
+    emails = session.scalars(select(Identity).where(Identity.type == "email")).all()
+    assert len(emails) == 1  # with the default rules both would be linked to e1
+
+
+def test_identity_rules_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from siyu.core.settings import Settings
+
+    monkeypatch.setenv("SIYU_IDENTITY_RULES", '{"Bad Type": {"unique": true}}')
+    with pytest.raises(ValueError, match="identity type"):
+        Settings()
+    monkeypatch.setenv("SIYU_IDENTITY_RULES", '{"email": {"uniq": true}}')
+    with pytest.raises(ValueError, match="unknown keys"):
+        Settings()

@@ -6,10 +6,11 @@ Read it through `get_settings()`; tests call `get_settings.cache_clear()` after 
 from __future__ import annotations
 
 import base64
+import re
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only secrets. They are public (they are in this file), so anything but
@@ -17,6 +18,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_PII_KEY = base64.b64encode(b"siyu-development-pii-key-32bytes").decode()
 DEV_BLIND_INDEX_KEY = "siyu-development-blind-index-key"
 DEV_SECRET_KEY = "siyu-development-secret-key"  # noqa: S105 (refused outside development)
+
+IdentityRules = dict[str, dict[str, int | bool]]
+_TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 DEFAULT_PII_TRAITS = (
     "phone",
@@ -61,6 +65,12 @@ class Settings(BaseSettings):
         DEFAULT_PII_TRAITS,
         description="Trait/property names (case-insensitive, ignoring _ and -) encrypted at rest.",
     )
+    identity_rules: IdentityRules = Field(
+        default_factory=dict,
+        description='Per identity type overrides, JSON {"email": {"unique": true}, '
+        '"pos_card": {"unique": true, "priority": 25}}: unique = at most one value per customer (merges '
+        "that would break it are refused); priority = lower wins when a message carries several identities.",
+    )
     default_phone_region: str = Field("CN", description="Region for phone numbers without a + prefix.")
     default_currency: str = Field("CNY", description="Currency assumed when an order does not name one.")
     max_message_bytes: int = Field(32 * 1024, description="Largest accepted tracking message (bytes).")
@@ -68,6 +78,21 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", description="Brand time zone: daily rollups use its days.")
     host: str = Field("127.0.0.1", description="Address `siyu serve` binds.")
     port: int = Field(8000, description="Port `siyu serve` binds.")
+
+    @field_validator("identity_rules")
+    @classmethod
+    def _check_identity_rules(
+        cls, value: dict[str, dict[str, int | bool]]
+    ) -> dict[str, dict[str, int | bool]]:
+        for kind, spec in value.items():
+            if not _TYPE_NAME.match(kind):
+                raise ValueError(f"identity type {kind!r} must match [a-z][a-z0-9_]*")
+            unknown = set(spec) - {"unique", "priority"}
+            if unknown:
+                raise ValueError(
+                    f"identity rule {kind!r}: unknown keys {sorted(unknown)} (use unique, priority)"
+                )
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from siyu.core import fastsql
 from siyu.core.clock import now
 from siyu.customers import merges
-from siyu.customers.identity_types import RULES, IdentityKey, rule_for
+from siyu.customers.identity_types import IdentityKey, rule_for, unique_types
 from siyu.customers.tables import Identity
 
 Key = tuple[str, str]
@@ -61,9 +61,8 @@ class Resolver:
             return
         for cid in ids:
             self.unique[cid] = {}
-        unique_types = [kind for kind, rule in RULES.items() if rule.unique]
         query = select(Identity.customer_id, Identity.type, Identity.lookup).where(
-            Identity.customer_id.in_(ids), Identity.type.in_(unique_types)
+            Identity.customer_id.in_(ids), Identity.type.in_(unique_types())
         )
         for cid, kind, lookup in self.session.execute(query):
             self.unique[cid].setdefault(kind, set()).add(lookup)

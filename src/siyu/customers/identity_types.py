@@ -12,6 +12,7 @@ from typing import Any
 
 from siyu.core.errors import ValidationFailed
 from siyu.core.pii import Vault, normalise_email, normalise_phone
+from siyu.core.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class IdentityRule:
     pii: bool = False
 
 
-RULES: dict[str, IdentityRule] = {
+DEFAULT_RULES: dict[str, IdentityRule] = {
     "user_id": IdentityRule(unique=True, priority=10),
     "member_id": IdentityRule(unique=True, priority=20),
     "unionid": IdentityRule(unique=True, priority=30),
@@ -48,8 +49,33 @@ TRAIT_IDENTITIES = {
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
+_cached: tuple[Settings, dict[str, IdentityRule]] | None = None
+
+
+def rules() -> dict[str, IdentityRule]:
+    """Identity rules: the defaults above, overridden per type by `SIYU_IDENTITY_RULES`."""
+    global _cached
+    settings = get_settings()
+    if _cached is not None and _cached[0] is settings:
+        return _cached[1]
+    merged = dict(DEFAULT_RULES)
+    for kind, spec in settings.identity_rules.items():
+        base = merged.get(kind, CUSTOM_RULE)
+        merged[kind] = IdentityRule(
+            unique=bool(spec.get("unique", base.unique)),
+            priority=int(spec.get("priority", base.priority)),
+            pii=base.pii,  # which values are personal data is not configurable
+        )
+    _cached = (settings, merged)
+    return merged
+
+
 def rule_for(kind: str) -> IdentityRule:
-    return RULES.get(kind, CUSTOM_RULE)
+    return rules().get(kind, CUSTOM_RULE)
+
+
+def unique_types() -> list[str]:
+    return sorted(kind for kind, rule in rules().items() if rule.unique)
 
 
 def check_type(kind: str) -> str:
