@@ -91,6 +91,8 @@ def parse(event: str, props: dict[str, Any], default_currency: str) -> CommerceA
     order_id = props.get("order_id", props.get("orderId"))
     if order_id is None or str(order_id).strip() == "" or isinstance(order_id, dict | list | bool):
         raise ValidationFailed(f"{event} needs properties.order_id", field="properties.order_id")
+    if len(str(order_id)) > 128:
+        raise ValidationFailed("order_id is longer than 128 characters", field="properties.order_id")
     lines = _lines(props.get("products"), currency)
     amounts: dict[str, int | None] = {}
     for name in ("total", "revenue", "subtotal", "discount", "shipping", "tax"):
@@ -119,7 +121,7 @@ def parse(event: str, props: dict[str, Any], default_currency: str) -> CommerceA
         kind = "refunded"
     else:
         kind = "cancelled"
-    return CommerceAction(kind, str(order_id)[:128], currency, amounts, _text(props.get("coupon")), lines)
+    return CommerceAction(kind, str(order_id).strip(), currency, amounts, _text(props.get("coupon")), lines)
 
 
 def apply(

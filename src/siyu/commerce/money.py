@@ -39,6 +39,8 @@ def to_decimal(value: object, field: str) -> Decimal:
 def to_minor(value: object, currency: str, field: str) -> int:
     """`19.99` CNY → 1999; rounds half-even to the minor unit."""
     amount = to_decimal(value, field)
+    if abs(amount) >= Decimal(10) ** 13:
+        raise ValidationFailed(f"{field} is out of range", field=field)
     scaled = (amount * (Decimal(10) ** exponent(currency))).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
     if abs(scaled) > 10**15:
         raise ValidationFailed(f"{field} is out of range", field=field)

@@ -22,11 +22,14 @@ from siyu.core.errors import ValidationFailed
 from siyu.core.settings import Settings, get_settings
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE_CHARS = re.compile(r"^\+?[0-9 ()\-]{3,32}$")
 
 
 def normalise_phone(value: str, region: str | None = None) -> str:
     """E.164 (`+8613912345678`); raises ValidationFailed when the number is not plausible."""
     raw = str(value).strip()
+    if not _PHONE_CHARS.match(raw):
+        raise ValidationFailed("a phone number may contain only digits, spaces, +, -, ( and )", field="phone")
     try:
         parsed = phonenumbers.parse(raw, None if raw.startswith("+") else (region or "CN"))
     except phonenumbers.NumberParseException as exc:

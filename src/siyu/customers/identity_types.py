@@ -44,6 +44,13 @@ TRAIT_IDENTITIES = {
     "openid": "openid",
     "wecomexternaluserid": "wecom_external_userid",
     "externaluserid": "wecom_external_userid",
+    "手机": "phone",
+    "手机号": "phone",
+    "手机号码": "phone",
+    "邮箱": "email",
+    "电子邮箱": "email",
+    "会员号": "member_id",
+    "会员id": "member_id",
 }
 
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

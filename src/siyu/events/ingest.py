@@ -254,7 +254,7 @@ def ingest(
                 source_id=source_id,
                 customer_id=cid,
                 when=when,
-                props=p.msg.properties,
+                props=vault.split_pii(p.msg.properties)[0],
                 catalogue=catalogue,
             )
             if owner is not None:
