@@ -124,36 +124,67 @@ def parse(event: str, props: dict[str, Any], default_currency: str) -> CommerceA
     return CommerceAction(kind, str(order_id).strip(), currency, amounts, _text(props.get("coupon")), lines)
 
 
-def apply(
-    session: Session,
-    action: CommerceAction,
-    *,
-    source_id: int,
-    customer_id: int,
-    when: datetime,
-    props: dict[str, Any],
-    catalogue: dict[str, dict[str, Any]],
-) -> int | None:
-    """Write the action; returns the customer whose order figures may have changed (the order's owner)."""
-    if action.kind == "product":
-        _collect(catalogue, action.lines, action.currency, when)
-        return None
-    assert action.order_id is not None
-    order = session.scalar(
-        select(Order).where(Order.source_id == source_id, Order.external_id == action.order_id)
-    )
-    if order is None:
-        order = Order(
-            customer_id=customer_id,
-            source_id=source_id,
-            external_id=action.order_id,
-            status="pending",
-            currency=action.currency,
-            total_minor=0,
-            refunded_minor=0,
-            properties={},
-        )
-        session.add(order)
+@dataclass
+class Pending:
+    """One commerce action of a batch, with the customer and time of its message."""
+
+    action: CommerceAction
+    customer_id: int
+    when: datetime
+    props: dict[str, Any]
+
+
+def apply_batch(session: Session, source_id: int, items: list[Pending]) -> set[int]:
+    """Write a batch's commerce actions in message order with a few statements; returns the customers
+    whose order figures may have changed (each order's owner)."""
+    catalogue: dict[str, dict[str, Any]] = {}
+    wanted = sorted({it.action.order_id for it in items if it.action.order_id is not None})
+    orders: dict[str, Order] = {}
+    if wanted:
+        query = select(Order).where(Order.source_id == source_id, Order.external_id.in_(wanted))
+        orders = {o.external_id: o for o in session.scalars(query)}
+    new_lines: dict[str, list[Line]] = {}
+    owners: set[int] = set()
+    for it in items:
+        action = it.action
+        if action.kind == "product" or action.order_id is None:
+            _collect(catalogue, action.lines, action.currency, it.when)
+            continue
+        order = orders.get(action.order_id)
+        if order is None:
+            order = Order(
+                customer_id=it.customer_id,
+                source_id=source_id,
+                external_id=action.order_id,
+                status="pending",
+                currency=action.currency,
+                total_minor=0,
+                refunded_minor=0,
+                properties={},
+            )
+            session.add(order)
+            orders[action.order_id] = order
+        _apply_one(order, action, it.when, it.props)
+        if action.kind == "completed":
+            new_lines[action.order_id] = action.lines
+            _collect(catalogue, action.lines, action.currency, it.when)
+        owners.add(order.customer_id)
+    session.flush()
+    if new_lines:
+        touched = [orders[oid] for oid in sorted(new_lines)]
+        session.execute(delete(OrderLine).where(OrderLine.order_pk.in_([o.id for o in touched])))
+        rows = [
+            {"order_pk": o.id, "customer_id": o.customer_id, "position": i, **vars(line)}
+            for o in touched
+            for i, line in enumerate(new_lines[o.external_id])
+        ]
+        if rows:
+            session.connection().execute(insert(OrderLine), rows)
+    upsert_products(session, catalogue)
+    return owners
+
+
+def _apply_one(order: Order, action: CommerceAction, when: datetime, props: dict[str, Any]) -> None:
     if action.kind == "completed":
         if order.completed_at is None and order.status == "refunded":
             order.refunded_minor = int(action.amounts["total"] or 0)  # a full refund arrived first
@@ -166,17 +197,6 @@ def apply(
         order.coupon = action.coupon
         order.completed_at = when
         order.properties = {k: v for k, v in props.items() if k != "products"}
-        session.flush()
-        session.execute(delete(OrderLine).where(OrderLine.order_pk == order.id))
-        if action.lines:
-            session.execute(
-                insert(OrderLine),
-                [
-                    {"order_pk": order.id, "customer_id": order.customer_id, "position": i, **vars(line)}
-                    for i, line in enumerate(action.lines)
-                ],
-            )
-            _collect(catalogue, action.lines, action.currency, when)
     elif action.kind == "refunded":
         amount = action.amounts.get("total")
         if amount is None:
@@ -196,8 +216,6 @@ def apply(
             order.status = "partially_refunded"
         else:
             order.status = "completed"
-    session.flush()
-    return order.customer_id
 
 
 def _collect(catalogue: dict[str, dict[str, Any]], lines: list[Line], currency: str, when: datetime) -> None:

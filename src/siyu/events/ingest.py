@@ -232,8 +232,7 @@ def ingest(
     tallies: dict[int, stats.EventTally] = {}
     counts: dict[tuple[int, date, str], int] = {}
     writes: list[traits.TraitWrite] = []
-    order_customers: set[int] = set()
-    catalogue: dict[str, dict[str, Any]] = {}
+    commerce: list[ecommerce.Pending] = []
     for p in fresh:
         cid, when = p.customer, p.msg.timestamp
         tally = tallies.get(cid)
@@ -248,18 +247,9 @@ def ingest(
             traits.TraitWrite(cid, name, value, when, origin) for name, value in p.msg.traits.items()
         )
         if p.commerce is not None:
-            owner = ecommerce.apply(
-                session,
-                p.commerce,
-                source_id=source_id,
-                customer_id=cid,
-                when=when,
-                props=vault.split_pii(p.msg.properties)[0],
-                catalogue=catalogue,
-            )
-            if owner is not None:
-                order_customers.add(owner)
-    ecommerce.upsert_products(session, catalogue)
+            props = vault.split_pii(p.msg.properties)[0]
+            commerce.append(ecommerce.Pending(p.commerce, cid, when, props))
+    order_customers = ecommerce.apply_batch(session, source_id, commerce)
     traits.record(session, vault, writes)
     stats.add_event_tallies(session, tallies)
     stats.add_rollups(session, counts)
