@@ -12,12 +12,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-HELP = """Load the demo skincare brand 澜肌 Lanji (Douyin, Tmall, stores, mini-program, WeCom; about 18
-months of history ending today) into SIYU_DATABASE_URL, then serve the API and console.
-
-The history ends on the day the demo was first loaded into this database (or --anchor); the same
---seed and anchor always produce the same customers and messages, so re-running adds nothing new.
-"""
+HELP = (
+    "Load the demo skincare brand 澜肌 Lanji (Douyin, Tmall, stores, mini-program, WeCom; about 18 months "
+    "of history) into SIYU_DATABASE_URL through the ingestion pipeline, then serve the API and console."
+    "\n\n"
+    "The history ends on the day the demo was first loaded into this database (or --anchor). The same "
+    "--seed and anchor always produce the same customers and messages, so re-running adds nothing."
+)
 
 
 def register(app: typer.Typer) -> None:
