@@ -1,6 +1,7 @@
 """Tracking requests end to end: authenticate the write key, decode the body, ingest in one transaction.
 
-Transient conflicts (two PostgreSQL transactions creating the same identity) are retried as a whole.
+Transient conflicts (two PostgreSQL transactions creating the same identity) are retried as a whole:
+first optimistically, side by side with other batches; then alone, so the batch is sure to go through.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import zlib
 from typing import Any
 
 import orjson
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from siyu.auth.service import hash_secret
 from siyu.auth.tables import Source
@@ -25,7 +28,9 @@ from siyu.events.spec import parse_time
 
 _source_cache: dict[str, tuple[int, float]] = {}
 _CACHE_SECONDS = 30.0
-MAX_ATTEMPTS = 5
+OPTIMISTIC_ATTEMPTS = 3  # then the batch runs alone (PostgreSQL); SQLite writers are serialised anyway
+MAX_ATTEMPTS = 6
+_INGEST_LOCK = 0x5159_5500  # advisory-lock key shared by every ingesting transaction
 
 
 def write_key_from(authorization: str | None, body: dict[str, Any] | None) -> str:
@@ -97,6 +102,15 @@ def messages_of(body: dict[str, Any], batch: bool) -> tuple[list[Any], Any]:
     return items, body.get("sentAt")
 
 
+def _batch_lock(session: Session, alone: bool) -> None:
+    """PostgreSQL: every batch holds the ingest lock shared; a batch that keeps conflicting takes it
+    exclusively, waits for the batches in flight and runs alone, so it cannot conflict again."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    kind = "pg_advisory_xact_lock" if alone else "pg_advisory_xact_lock_shared"
+    session.execute(text(f"SELECT {kind}(:key)"), {"key": _INGEST_LOCK})
+
+
 def ingest_request(source_id: int, raws: list[Any], sent_at: Any, forced_type: str | None) -> IngestReport:
     settings, vault = get_settings(), get_vault()
     batch_sent_at = parse_time(sent_at, "sentAt") if isinstance(sent_at, str) else None
@@ -105,6 +119,7 @@ def ingest_request(source_id: int, raws: list[Any], sent_at: Any, forced_type: s
         session = session_factory()()
         try:
             with write_lock(session):
+                _batch_lock(session, alone=attempt > OPTIMISTIC_ATTEMPTS)
                 report = ingest(
                     session,
                     settings,
