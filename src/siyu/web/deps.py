@@ -10,20 +10,14 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from siyu.auth.service import ROLES, token_for
-from siyu.core.database import session_factory
+from siyu.core.database import unit_of_work
 from siyu.core.errors import Forbidden, Unauthorized
 
 
 def get_session() -> Iterator[Session]:
-    session = session_factory()()
-    try:
+    """One unit of work per request: committed when the route returns, rolled back when it raises."""
+    with unit_of_work() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
