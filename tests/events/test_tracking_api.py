@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import socket
 from typing import Any
 
 import httpx
@@ -268,6 +270,26 @@ def test_request_over_the_limit_without_content_length_is_400(tracker: httpx.Cli
     response = tracker.post("/v1/batch", content=chunks(), headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert str(REQUEST_LIMIT) in response.json()["error"]
+
+
+def test_endless_chunked_body_is_cut_off_at_the_limit(live_server: LiveServer, write_key: str) -> None:
+    """The server must stop reading at the limit, not buffer whatever a client keeps sending."""
+    auth = base64.b64encode(f"{write_key}:".encode()).decode()
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as conn:
+        conn.sendall(
+            b"POST /v1/batch HTTP/1.1\r\nHost: siyu\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Basic {auth}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        chunk = b"x" * 65536
+        for _ in range(REQUEST_LIMIT // len(chunk) + 2):  # past the limit, and the body never ends
+            conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        try:
+            answer = conn.recv(65536)
+        except TimeoutError:
+            pytest.fail("no answer: the server is still waiting for the rest of an over-limit body")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert str(REQUEST_LIMIT).encode() in body
 
 
 def test_gzip_bomb_inflating_beyond_the_limit_is_400(tracker: httpx.Client, api: httpx.Client) -> None:

@@ -15,12 +15,22 @@ from siyu.events import service
 router = APIRouter(prefix="/v1", tags=["tracking"])
 
 
-async def _handle(request: Request, forced_type: str | None) -> JSONResponse:
+async def _read_body(request: Request) -> bytes:
+    """The raw body, refused as soon as it passes the limit (a chunked body has no length up front)."""
     limit = get_settings().max_request_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes", field="body")
-    raw = await request.body()
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes", field="body")
+    return bytes(raw)
+
+
+async def _handle(request: Request, forced_type: str | None) -> JSONResponse:
+    raw = await _read_body(request)
     body = service.decode_body(raw, request.headers.get("content-encoding"))
     key = service.write_key_from(request.headers.get("authorization"), body)
     source_id = await run_in_threadpool(service.source_id_for, key)
