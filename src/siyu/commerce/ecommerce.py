@@ -18,6 +18,7 @@ from siyu.commerce.tables import Order, OrderLine, Product
 from siyu.core.database import cached_statement, insert_for
 from siyu.core.errors import ValidationFailed
 
+MAX_QUANTITY = 1_000_000
 ORDER_EVENTS = {"Order Completed", "Order Refunded", "Order Cancelled"}
 PRODUCT_EVENTS = {"Product Viewed", "Product Added", "Product Removed", "Product Clicked"}
 
@@ -63,8 +64,10 @@ def _lines(products: Any, currency: str) -> list[Line]:
         if isinstance(qty, bool) or not isinstance(qty, int | float | str):
             raise ValidationFailed(f"{where}.quantity must be a whole number", field=f"{where}.quantity")
         quantity = to_decimal(qty, f"{where}.quantity")
-        if quantity != quantity.to_integral_value() or quantity < 0:
-            raise ValidationFailed(f"{where}.quantity must be a whole number ≥ 0", field=f"{where}.quantity")
+        if quantity != quantity.to_integral_value() or quantity < 0 or quantity > MAX_QUANTITY:
+            raise ValidationFailed(
+                f"{where}.quantity must be a whole number from 0 to {MAX_QUANTITY}", field=f"{where}.quantity"
+            )
         price = p.get("price")
         lines.append(
             Line(

@@ -85,6 +85,14 @@ def identity_keys(vault: Vault, msg: Message) -> list[IdentityKey]:
     return list(unique.values())
 
 
+def _field_with_nul(raw: Any) -> str:
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            if b"\\u0000" in orjson.dumps({key: value}):
+                return str(key).replace("\x00", "")
+    return "message"
+
+
 def _parse_all(
     raws: list[Any],
     settings: Settings,
@@ -98,9 +106,14 @@ def _parse_all(
     for index, raw in enumerate(raws):
         message_id = raw.get("messageId") if isinstance(raw, dict) else None
         try:
-            if len(orjson.dumps(raw)) > settings.max_message_bytes:
+            encoded = orjson.dumps(raw)
+            if len(encoded) > settings.max_message_bytes:
                 raise ValidationFailed(
                     f"message is larger than {settings.max_message_bytes} bytes", field="message"
+                )
+            if b"\\u0000" in encoded:
+                raise ValidationFailed(
+                    "text may not contain the NUL character (\\u0000)", field=_field_with_nul(raw)
                 )
             msg = parse_message(
                 raw, received_at=received_at, batch_sent_at=batch_sent_at, forced_type=forced_type

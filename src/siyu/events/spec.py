@@ -15,6 +15,7 @@ from siyu.core.errors import ValidationFailed
 
 TYPES = ("track", "identify", "page", "screen", "group", "alias")
 MAX_ID = 255
+MAX_MESSAGE_ID = 128
 
 
 @dataclass
@@ -49,7 +50,7 @@ def parse_time(value: Any, name: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _ident(raw: dict[str, Any], key: str) -> str | None:
+def _ident(raw: dict[str, Any], key: str, limit: int = MAX_ID) -> str | None:
     value = raw.get(key)
     if value is None or value == "":
         return None
@@ -58,8 +59,8 @@ def _ident(raw: dict[str, Any], key: str) -> str | None:
     text = str(value).strip()
     if not text:
         return None
-    if len(text) > MAX_ID:
-        raise ValidationFailed(f"{key} is longer than {MAX_ID} characters", field=key)
+    if len(text) > limit:
+        raise ValidationFailed(f"{key} is longer than {limit} characters", field=key)
     return text
 
 
@@ -94,7 +95,7 @@ def parse_message(
     kind = forced_type or raw.get("type")
     if kind not in TYPES:
         raise ValidationFailed(f"type must be one of {', '.join(TYPES)}", field="type")
-    message_id = _ident(raw, "messageId") or f"siyu-{uuid.uuid4()}"
+    message_id = _ident(raw, "messageId", MAX_MESSAGE_ID) or f"siyu-{uuid.uuid4()}"
     user_id = _ident(raw, "userId")
     anonymous_id = _ident(raw, "anonymousId")
     previous_id = None
@@ -128,7 +129,12 @@ def parse_message(
     )
     sent_at = parse_time(raw.get("sentAt"), "sentAt") or batch_sent_at
     if original is not None and sent_at is not None:
-        timestamp = received_at - (sent_at - original)
+        try:
+            timestamp = received_at - (sent_at - original)
+        except OverflowError as exc:
+            raise ValidationFailed(
+                "timestamp and sentAt are too far apart to correct", field="timestamp"
+            ) from exc
     else:
         timestamp = original or received_at
     return Message(
