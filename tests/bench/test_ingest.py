@@ -64,10 +64,5 @@ def test_bench_ingest_on_throwaway_postgres() -> None:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    reason="concurrent batches creating the same new identities on PostgreSQL can exhaust the five "
-    "retries of events.service.ingest_request (UniqueViolation on uq_identities_lookup_type → HTTP 500)",
-    strict=False,
-)
 def test_bench_ingest_on_postgres_with_few_hot_customers() -> None:
     _check(_bench("--postgres", "--workers", "2", customers=500), "postgresql")
