@@ -39,7 +39,7 @@ def test_racing_batches_create_each_customer_once(
                 identify(u, {"tier": "a"}, anonymousId=f"dev-{u}") if thread == 0 else track(u, f"T{thread}")
                 for u in users
             ]
-            with httpx.Client(base_url=live_server.url, auth=(write_key, ""), timeout=60) as client:
+            with httpx.Client(base_url=live_server.url, auth=(write_key, ""), timeout=120) as client:
                 barrier.wait()
                 response = client.post("/v1/batch", json={"batch": batch})
             with lock:
@@ -73,7 +73,7 @@ def test_sustained_parallel_load_is_all_accepted(db_url: str, tmp_path: Path) ->
 
     def run(thread: int) -> None:
         rng = random.Random(thread)
-        with httpx.Client(base_url=server.url, auth=(key, ""), timeout=60) as client:
+        with httpx.Client(base_url=server.url, auth=(key, ""), timeout=120) as client:
             for batch in range(BATCHES):
                 messages = [_message(thread, batch, i, rng) for i in range(50)]
                 try:

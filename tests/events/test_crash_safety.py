@@ -45,7 +45,7 @@ class ServerProcess:
                 start_new_session=True,
             )
 
-    def wait_ready(self, seconds: float = 60) -> ServerProcess:
+    def wait_ready(self, seconds: float = 120) -> ServerProcess:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -113,7 +113,7 @@ class Load:
 
     def _run(self, thread: int) -> None:
         rng = random.Random(thread)
-        with httpx.Client(base_url=self.url, auth=(self.key, ""), timeout=30) as client:
+        with httpx.Client(base_url=self.url, auth=(self.key, ""), timeout=120) as client:
             for batch in range(100_000):
                 messages = [_message(thread, batch, i, rng) for i in range(BATCH)]
                 try:
