@@ -120,9 +120,8 @@ def test_pii_is_readable_through_the_api(tracker: httpx.Client, api: httpx.Clien
     assert len(events) == 4
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # raw database files exist on SQLite only
 def test_sqlite_files_hold_no_plain_pii(tracker: httpx.Client, api: httpx.Client, db_url: str) -> None:
-    if not db_url.startswith("sqlite"):
-        pytest.skip("raw database files: SQLite")
     _ingest(tracker)
     path = Path(db_url.split("///", 1)[1])
     files = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
