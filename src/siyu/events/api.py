@@ -1,4 +1,7 @@
-"""Segment-compatible tracking endpoints: `/v1/batch`, `/v1/track|identify|page|screen|group|alias`."""
+"""Segment-compatible tracking endpoints: `/v1/batch`, `/v1/track|identify|page|screen|group|alias`.
+
+Each also answers at Segment's one-letter path (`/v1/b`, `/v1/t`, `/v1/i`, …), which analytics.js posts to.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +54,7 @@ async def _handle(request: Request, forced_type: str | None) -> JSONResponse:
 
 
 @router.post("/batch", summary="Ingest a batch of tracking messages")
+@router.post("/b", include_in_schema=False)
 async def batch(request: Request) -> JSONResponse:
     return await _handle(request, None)
 
@@ -65,3 +69,4 @@ def _single(kind: str) -> Any:
 
 for _kind in ("track", "identify", "page", "screen", "group", "alias"):
     router.add_api_route(f"/{_kind}", _single(_kind), methods=["POST"], summary=f"Ingest one {_kind} message")
+    router.add_api_route(f"/{_kind[0]}", _single(_kind), methods=["POST"], include_in_schema=False)
