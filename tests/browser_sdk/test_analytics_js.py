@@ -27,6 +27,7 @@ pytestmark = pytest.mark.browser
 
 STANDARD = None  # analytics.js's default: one request per call, to /v1/{t,i,p,a,g}
 BATCHING = {"strategy": "batching", "config": {"size": 5, "timeout": 500}}  # one request to /v1/b
+CDN = "cdn"  # only `cdnURL` given: the library reads its settings from siyu's /v1/projects/{key}/settings
 CALLS = ["page", "alias", "identify", "track", "group"]
 
 
@@ -92,9 +93,11 @@ def visit_shop(page: Any, traffic: Traffic, url: str) -> dict[str, Any]:
     return outcome
 
 
-@pytest.mark.parametrize("strategy", [STANDARD, BATCHING], ids=["standard", "batching"])
+@pytest.mark.parametrize(
+    "strategy", [STANDARD, BATCHING, CDN], ids=["standard", "batching", "settings-from-siyu"]
+)
 def test_analytics_js_calls_land_in_one_profile(
-    strategy: dict[str, Any] | None,
+    strategy: dict[str, Any] | str | None,
     offline_browser: Any,
     shop: Shop,
     analytics_js: tuple[str, bytes],
@@ -104,9 +107,12 @@ def test_analytics_js_calls_land_in_one_profile(
 ) -> None:
     version = analytics_js[0]
     api_host = urlsplit(live_server.url).netloc
-    shop_url = shop.set_page(
-        {"writeKey": write_key, "apiHost": f"{api_host}/v1", "deliveryStrategy": strategy}
-    )
+    if strategy == CDN:
+        shop_url = shop.set_page({"writeKey": write_key, "cdnURL": live_server.url})
+    else:
+        shop_url = shop.set_page(
+            {"writeKey": write_key, "apiHost": f"{api_host}/v1", "deliveryStrategy": strategy}
+        )
     context = offline_browser.new_context(locale="zh-CN")
     try:
         page = context.new_page()
@@ -124,7 +130,9 @@ def test_analytics_js_calls_land_in_one_profile(
 
     # The library's own transport: text/plain JSON, write key in Basic auth and in the body.
     paths = sorted(urlsplit(r.url).path for r in traffic.posts)
-    expected_paths = ["/v1/b"] if strategy else sorted(f"/v1/{kind[0]}" for kind in CALLS)
+    expected_paths = ["/v1/b"] if strategy == BATCHING else sorted(f"/v1/{kind[0]}" for kind in CALLS)
+    fetched_settings = [u for u in traffic.urls if u.endswith(f"/v1/projects/{write_key}/settings")]
+    assert len(fetched_settings) == (1 if strategy == CDN else 0)
     assert paths == expected_paths
     for request in traffic.posts:
         headers = request.headers

@@ -70,3 +70,23 @@ def _single(kind: str) -> Any:
 for _kind in ("track", "identify", "page", "screen", "group", "alias"):
     router.add_api_route(f"/{_kind}", _single(_kind), methods=["POST"], summary=f"Ingest one {_kind} message")
     router.add_api_route(f"/{_kind[0]}", _single(_kind), methods=["POST"], include_in_schema=False)
+
+
+@router.get("/projects/{write_key}/settings", summary="analytics.js settings (point its cdnURL at siyu)")
+async def project_settings(write_key: str, request: Request) -> JSONResponse:
+    """What analytics.js fetches from its CDN before sending anything: here, "send everything to me".
+
+    With `AnalyticsBrowser.load({writeKey, cdnURL: "https://siyu.example"})` the unchanged library
+    reads these settings from siyu and then posts to siyu's `/v1/*`.
+    """
+    await run_in_threadpool(service.source_id_for, write_key)
+    host = request.headers.get("host") or request.url.netloc
+    settings = {
+        "integrations": {
+            "Segment.io": {"apiKey": write_key, "apiHost": f"{host}/v1", "protocol": request.url.scheme},
+        },
+        "plan": {"track": {"__default": {"enabled": True}}, "identify": {"__default": {"enabled": True}}},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0},
+    }
+    return JSONResponse(settings)
