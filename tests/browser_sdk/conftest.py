@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
 
 VENDOR = Path(__file__).parents[1] / "vendor" / "analytics-next"
 BUNDLE = "analytics-next.umd.js"
