@@ -105,6 +105,7 @@ class Vault:
         return public, personal
 
 
+@lru_cache(maxsize=4096)
 def _canonical(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from siyu.core.errors import ValidationFailed
@@ -106,10 +107,16 @@ class IdentityKey:
 
 def make_key(vault: Vault, kind: str, raw: Any) -> IdentityKey:
     """Normalise `raw` as an identity of `kind`; raises ValidationFailed naming the type."""
-    kind = check_type(kind)
-    if raw is None or (isinstance(raw, str) and not raw.strip()) or isinstance(raw, bool | dict | list):
+    if kind not in DEFAULT_RULES:
+        kind = check_type(kind)
+    if type(raw) is str:
+        text = raw.strip()
+    elif isinstance(raw, int | float) and not isinstance(raw, bool):
+        text = str(raw)
+    else:
+        text = ""
+    if not text:
         raise ValidationFailed(f"{kind} must be a non-empty string", field=kind)
-    text = str(raw).strip()
     if len(text) > 255:
         raise ValidationFailed(f"{kind} is longer than 255 characters", field=kind)
     if kind == "phone":
@@ -135,5 +142,6 @@ def lookup_key(vault: Vault, kind: str, raw: str) -> tuple[str, str]:
     return kind, raw.strip()
 
 
+@lru_cache(maxsize=4096)
 def canonical_trait(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "")
