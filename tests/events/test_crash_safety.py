@@ -47,16 +47,17 @@ class ServerProcess:
 
     def wait_ready(self, seconds: float = 120) -> ServerProcess:
         deadline = time.monotonic() + seconds
+        last = "no answer yet"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"siyu serve exited {self.proc.returncode}: {self.log.read_text()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
-            except httpx.HTTPError:
-                pass
+            except httpx.HTTPError as exc:
+                last = repr(exc)  # not listening yet
             time.sleep(0.1)
-        raise AssertionError(f"siyu serve did not become healthy: {self.log.read_text()}")
+        raise AssertionError(f"siyu serve did not become healthy ({last}): {self.log.read_text()}")
 
     def kill(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)
