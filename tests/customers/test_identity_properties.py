@@ -42,6 +42,16 @@ def _check_materialisation(session: Session) -> None:
         assert owners <= live, f"{table} rows belong to merged-away customers: {owners - live}"
 
 
+def replay(session: Session, plan: list[list[dict[str, Any]]]) -> tuple[int, list[int]]:
+    """A fresh database that has ingested `plan`; returns the source id and the messageId counter."""
+    wipe(session)
+    source_id = ensure_source(session)
+    counter = [0]
+    for batch in plan:
+        send(session, source_id, batch, counter)
+    return source_id, counter
+
+
 @PROPERTY
 @given(plan=batches())
 def test_nothing_is_lost_and_stats_match_recomputation(
@@ -71,11 +81,7 @@ def test_nothing_is_lost_and_stats_match_recomputation(
 def test_explicit_merge_then_undo_restores_both_exactly(
     session: Session, plan: list[list[dict[str, Any]]], picks: tuple[int, int]
 ) -> None:
-    wipe(session)
-    source_id = ensure_source(session)
-    counter = [0]
-    for batch in plan:
-        send(session, source_id, batch, counter)
+    replay(session, plan)
     live = sorted(
         r[0] for r in session.execute(text("SELECT id FROM customers WHERE merged_into_id IS NULL"))
     )
@@ -116,11 +122,7 @@ def test_undoing_ingestion_merges_returns_every_row(
     session: Session, plan: list[list[dict[str, Any]]], tail: list[list[dict[str, Any]]]
 ) -> None:
     """Undo the merges a batch triggered (newest first): rows that existed before go back to their owners."""
-    wipe(session)
-    source_id = ensure_source(session)
-    counter = [0]
-    for batch in plan:
-        send(session, source_id, batch, counter)
+    source_id, counter = replay(session, plan)
     for batch in tail:
         before = snapshot(session)
         report = send(session, source_id, batch, counter)
