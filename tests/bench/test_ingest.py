@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from siyu.bench.ingest import percentile
+from siyu.bench.ingest import percentile, rate_by_tenth
 
 SIYU = str(Path(sys.executable).parent / "siyu")
 KEYS = {
@@ -66,3 +66,9 @@ def test_bench_ingest_on_throwaway_postgres() -> None:
 @pytest.mark.postgres
 def test_bench_ingest_on_postgres_with_few_hot_customers() -> None:
     _check(_bench("--postgres", "--workers", "2", customers=500), "postgresql")
+
+
+def test_rate_by_tenth_splits_the_run_by_accepted_events() -> None:
+    answered = [(float(i + 1), 100) for i in range(20)]  # 100 events per second for 20 s
+    assert rate_by_tenth(answered) == [100.0] * 10
+    assert rate_by_tenth([]) == []

@@ -41,6 +41,22 @@ class IngestOptions:
     server_log: Path | None = None  # keep a copy of the server's output here
 
 
+def rate_by_tenth(answered: list[tuple[float, int]]) -> list[float]:
+    """Events/s in each tenth of the run (by accepted events), to show whether ingestion slows down
+    as the database grows."""
+    total = sum(n for _, n in answered)
+    if total == 0:
+        return []
+    rates: list[float] = []
+    done, since, mark = 0, 0.0, 0
+    for at, n in sorted(answered):
+        done += n
+        while len(rates) < 10 and done >= total * (len(rates) + 1) / 10:
+            rates.append(round((done - mark) / (at - since), 1) if at > since else 0.0)
+            since, mark = at, done
+    return rates
+
+
 def percentile(values: list[float], q: float) -> float:
     """Linear interpolation between closest ranks (numpy's default); 0.0 for no values."""
     if not values:
@@ -189,6 +205,7 @@ def run(options: IngestOptions, progress: Progress | None = None) -> dict[str, A
         "p95_ms": round(percentile(lat, 95), 2),
         "p99_ms": round(percentile(lat, 99), 2),
         "max_ms": round(max(lat), 2) if lat else 0.0,
+        "events_per_s_by_tenth": rate_by_tenth(result.answered),
         "peak_rss_mb": round(sampler.peak_rss_mb, 1),
         "server_cpu_s": round(sampler.cpu_s - cpu_before, 1),
         "stored_events": stored_events,

@@ -46,6 +46,7 @@ class Target:
 @dataclass
 class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
+    answered: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, accepted)
     requests: int = 0
     errors: int = 0
     accepted: int = 0
@@ -62,6 +63,7 @@ class _Sender:
     target: Target
     progress: Synchronized[int]
     result: LoadResult
+    started: float = field(default_factory=time.perf_counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, indexes: itertools.count[int]) -> None:
@@ -103,6 +105,7 @@ class _Sender:
             r = self.result
             r.requests += 1
             r.latencies_ms.append(elapsed * 1000)
+            r.answered.append((time.perf_counter() - self.started, accepted))
             if report is not None:
                 r.accepted += accepted
                 r.duplicates += int(report.get("duplicates", 0))
@@ -122,12 +125,12 @@ def send_all(workload: Workload, target: Target, concurrency: int, progress: Syn
     sender = _Sender(workload, target, progress, LoadResult(users_touched=workload.users_touched))
     indexes = itertools.count()  # next() is atomic under the GIL: each body is sent once
     threads = [threading.Thread(target=sender.run, args=(indexes,)) for _ in range(concurrency)]
-    started = time.perf_counter()
+    sender.started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    sender.result.wall_s = time.perf_counter() - started
+    sender.result.wall_s = time.perf_counter() - sender.started
     return sender.result
 
 
