@@ -36,5 +36,8 @@ lint: $(STAMP)
 test: $(STAMP) deps lint
 	$(BIN)/pytest -q
 
+bench: $(STAMP)
+	$(BIN)/siyu bench ingest --events 100000 --json
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
