@@ -9,7 +9,6 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,13 +17,9 @@ from pathlib import Path
 
 import psutil
 
+from siyu.devtools.pg_server import free_port
+
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def siyu_command() -> list[str]:

@@ -28,7 +28,7 @@ def find_bin(name: str) -> str:
     raise RuntimeError(f"PostgreSQL binary {name!r} not found: run `make deps` (apt-get install postgresql)")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -38,7 +38,7 @@ class ThrowawayPostgres:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="siyu-pg-"))
         self.data = self.dir / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_root = os.geteuid() == 0
         self.user = "postgres" if self._as_root else os.environ.get("USER", "postgres")
 
