@@ -6,7 +6,17 @@ import importlib
 
 import typer
 
-MODULES = ("siyu.imports.cli", "siyu.demo.cli", "siyu.bench.cli")
+MODULES = (
+    "siyu.imports.cli",
+    "siyu.demo.cli",
+    "siyu.bench.cli",
+    "siyu.segments.cli",
+    "siyu.tags.cli",
+    "siyu.rfm.cli",
+    "siyu.lifecycle.cli",
+    "siyu.predict.cli",
+    "siyu.journeys.cli",
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -166,14 +166,18 @@ def _orders_upsert(dialect: str) -> Any:
 
 
 def rebuild(session: Session, customer_id: int) -> None:
-    """Recompute stats and rollups of one customer from their events and orders (merges, undo)."""
+    """Recompute stats and rollups of one customer from their events and orders (merges, undo).
+    Events siyu wrote itself (segment entered, stage changed, …) are not activity and are not counted."""
     e = Event.__table__.c
     session.execute(delete(DailyEventCount).where(DailyEventCount.customer_id == customer_id))
     session.execute(delete(CustomerStats).where(CustomerStats.customer_id == customer_id))
     tallies: dict[int, EventTally] = {}
     counts: dict[tuple[int, date, str], int] = {}
+    from siyu.events.system import system_source_id  # events imports customers; import late
+
+    system = system_source_id(session)
     for kind, name, when in session.execute(
-        select(e.type, e.name, e.timestamp).where(e.customer_id == customer_id)
+        select(e.type, e.name, e.timestamp).where(e.customer_id == customer_id, e.source_id != system)
     ):
         tally = tallies.get(customer_id)
         if tally is None:

@@ -1,0 +1,1 @@
+"""Consent and unsubscribe state per customer, channel and purpose."""

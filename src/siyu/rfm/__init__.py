@@ -1,0 +1,1 @@
+"""RFM: recency / frequency / monetary scores and the eight classic value tiers."""

@@ -1,0 +1,1 @@
+"""Segments: versioned condition trees, one SQL compiler, full rebuilds and per-customer re-evaluation."""

@@ -1,0 +1,63 @@
+"""Segments, their versions, current members, and the queue of customers due for re-evaluation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from siyu.core.columns import BigId, Json
+from siyu.core.database import Base, UTCDateTime
+
+
+class Segment(Base):
+    """`kind` is `dynamic` (a condition tree) or `static` (members uploaded as an id list)."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    definition: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+    last_rebuilt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    member_count: Mapped[int] = mapped_column(Integer, default=0)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SegmentVersion(Base):
+    """Every saved definition; an edit adds a version, stored versions never change."""
+
+    __tablename__ = "segment_versions"
+
+    segment_id: Mapped[int] = mapped_column(Integer, ForeignKey("segments.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class SegmentMember(Base):
+    __tablename__ = "segment_members"
+    __table_args__ = (Index("ix_segment_members_customer", "customer_id"),)
+
+    segment_id: Mapped[int] = mapped_column(Integer, ForeignKey("segments.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), primary_key=True)
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EvaluationDue(Base):
+    """A customer whose segments and rule tags must be re-evaluated at `due_at` (now, or a re-check
+    scheduled for when a relative window moves). One row per customer: the earliest time wins."""
+
+    __tablename__ = "segment_queue"
+
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    reason: Mapped[str] = mapped_column(String(32))

@@ -1,0 +1,1 @@
+"""Staff (advisors) and which of them owns each customer; the SCRM extends this later."""

@@ -1,0 +1,1 @@
+"""Tag taxonomy: groups by category and kind, customer tags with history, rule tags."""
