@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+            if exc.name is None or not f"{name}.".startswith(f"{exc.name}."):
+                raise  # a missing dependency, not a capability that is not there yet
             continue
         module.register(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -12,12 +14,33 @@ import siyu
 from siyu.core.database import get_engine
 from siyu.core.errors import SiyuError
 
+# Routers of each capability, included in this order. A capability still being built may be absent.
+ROUTERS = (
+    "siyu.events.api",
+    "siyu.customers.api",
+    "siyu.tags.api",
+    "siyu.segments.api",
+    "siyu.rfm.api",
+    "siyu.lifecycle.api",
+    "siyu.journeys.api",
+    "siyu.messaging.api",
+    "siyu.analytics.api",
+    "siyu.web.console",
+)
+
+
+def _include_routers(app: FastAPI) -> None:
+    for name in ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not f"{name}.".startswith(f"{exc.name}."):
+                raise  # a missing dependency, not a capability that is not there yet
+            continue
+        app.include_router(module.router)
+
 
 def create_app() -> FastAPI:
-    from siyu.customers.api import router as customers_router
-    from siyu.events.api import router as tracking_router
-    from siyu.web.console import router as console_router
-
     app = FastAPI(
         title="siyu",
         version=siyu.__version__,
@@ -52,7 +75,5 @@ def create_app() -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": siyu.__version__}
 
-    app.include_router(tracking_router)
-    app.include_router(customers_router)
-    app.include_router(console_router)
+    _include_routers(app)
     return app
