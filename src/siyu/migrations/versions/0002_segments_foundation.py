@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("exclusive", sa.Boolean(), nullable=False),
         sa.Column("description", sa.String(length=500), nullable=True),
         sa.Column("created_at", siyu.core.database.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("archived_at", siyu.core.database.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tag_groups")),
         sa.UniqueConstraint("name", name=op.f("uq_tag_groups_name")),
     )
