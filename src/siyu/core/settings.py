@@ -98,6 +98,62 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `siyu serve` binds.")
     port: int = Field(8000, description="Port `siyu serve` binds.")
 
+    # --- Channels (siyu.channels, siyu.wecom). Empty credentials = that channel is not configured;
+    # there are no default secrets here, so nothing to refuse outside development.
+    channel_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Timeout (seconds) of one call to a channel provider (WeCom, SMS, SMTP, webhook).",
+    )
+    wecom_api_base: str = Field(
+        "https://qyapi.weixin.qq.com/cgi-bin/", description="WeCom server API base URL (ends with /cgi-bin/)."
+    )
+    wecom_corp_id: str = Field("", description="WeCom corp id (企业ID, `ww…`).")
+    wecom_secret: str = Field(
+        "",
+        description="Secret of the WeCom app used for customer contact (客户联系 or a self-built app).",
+    )
+    wecom_agent_id: int | None = Field(None, description="Agent id of that app, when it is a self-built app.")
+    wecom_callback_token: str = Field("", description="Token of the WeCom callback URL (回调 Token).")
+    wecom_callback_aes_key: str = Field(
+        "", description="EncodingAESKey of the WeCom callback URL (43 characters)."
+    )
+    aliyun_sms_endpoint: str = Field(
+        "https://dysmsapi.aliyuncs.com/", description="Aliyun SMS (dysmsapi) endpoint."
+    )
+    aliyun_sms_access_key_id: str = Field("", description="Aliyun AccessKey id allowed to call dysmsapi.")
+    aliyun_sms_access_key_secret: str = Field("", description="Aliyun AccessKey secret.")
+    aliyun_sms_sign_name: str = Field("", description="Approved Aliyun SMS signature (签名名称).")
+    aliyun_sms_region: str = Field("cn-hangzhou", description="Aliyun RegionId sent with SendSms.")
+    tencent_sms_endpoint: str = Field(
+        "https://sms.tencentcloudapi.com/", description="Tencent Cloud SMS API endpoint."
+    )
+    tencent_sms_secret_id: str = Field("", description="Tencent Cloud SecretId allowed to call SMS.")
+    tencent_sms_secret_key: str = Field("", description="Tencent Cloud SecretKey.")
+    tencent_sms_sdk_app_id: str = Field("", description="Tencent SMS SdkAppId (1400…).")
+    tencent_sms_sign_name: str = Field("", description="Approved Tencent SMS signature (签名内容).")
+    tencent_sms_region: str = Field(
+        "ap-guangzhou", description="Tencent region (ap-guangzhou, ap-beijing, ap-nanjing)."
+    )
+    smtp_host: str = Field("", description="SMTP server for the email channel; empty = email not configured.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 TLS, 25 plain).")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="SMTP transport security: starttls, tls (implicit, port 465) or none."
+    )
+    smtp_username: str = Field("", description="SMTP user name; empty = no authentication.")
+    smtp_password: str = Field("", description="SMTP password.")
+    email_from: str = Field("", description='From address of emails, e.g. "品牌 <hello@example.com>".')
+    email_unsubscribe_mailto: str = Field(
+        "", description="Mailbox receiving List-Unsubscribe mails, e.g. unsubscribe@example.com."
+    )
+    email_unsubscribe_url: str = Field(
+        "",
+        description="One-click unsubscribe URL template (https), with {customer_id} and {key} placeholders; "
+        "used when a message carries no unsubscribe URL of its own.",
+    )
+    webhook_url: str = Field("", description="URL the webhook channel POSTs messages to.")
+    webhook_secret: str = Field("", description="HMAC-SHA256 key signing webhook bodies.")
+
     @field_validator("identity_rules")
     @classmethod
     def _check_identity_rules(
