@@ -1,4 +1,5 @@
-"""Each customer's current lifecycle stage (transitions themselves are timeline events)."""
+"""Each customer's current lifecycle stage (transitions themselves are timeline events), and when each
+scheduled job (e.g. the lifecycle sweep) last ran, so the next run only looks at what changed since."""
 
 from __future__ import annotations
 
@@ -21,3 +22,12 @@ class LifecycleState(Base):
     since: Mapped[datetime] = mapped_column(UTCDateTime)
     previous_stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobRun(Base):
+    """When a scheduled job last completed; its next run covers (last_run_at, now]."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -135,6 +135,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_lifecycle_states_stage"), ["stage"], unique=False)
 
     op.create_table(
+        "job_runs",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("last_run_at", siyu.core.database.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_job_runs")),
+    )
+
+    op.create_table(
         "rfm_scores",
         sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("recency_days", sa.Integer(), nullable=True),
@@ -310,6 +317,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_lifecycle_states_stage"))
 
     op.drop_table("lifecycle_states")
+    op.drop_table("job_runs")
     with op.batch_alter_table("customer_owners", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customer_owners_staff_id"))
 
