@@ -98,6 +98,67 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `siyu serve` binds.")
     port: int = Field(8000, description="Port `siyu serve` binds.")
 
+    # --- RFM value tiers and lifecycle stages (siyu.rfm, siyu.lifecycle; docs/rfm-lifecycle.md) ---
+    rfm_window_days: int = Field(
+        365, ge=0, le=36500, description="RFM counts orders completed in the last N days; 0 = all history."
+    )
+    rfm_order_sources: tuple[str, ...] = Field(
+        (), description="RFM counts only orders from these tracking sources (by name); empty = every source."
+    )
+    rfm_order_categories: tuple[str, ...] = Field(
+        (), description="RFM counts only orders with a product line in these categories; empty = every order."
+    )
+    rfm_method: Literal["quintiles", "thresholds"] = Field(
+        "quintiles",
+        description="RFM cut points: quintiles of the customers, or the operator's rfm_thresholds.",
+    )
+    rfm_thresholds: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description='Cut points for rfm_method=thresholds, JSON {"recency_days": [180, 90, 60, 30], '
+        '"frequency": [2, 3, 5, 8], "monetary": [200, 500, 1000, 3000]}: the value needed for scores 2..5 '
+        "(recency: at most that many days; monetary in major units of default_currency, e.g. yuan).",
+    )
+    rfm_high_score: int = Field(
+        3, ge=2, le=5, description="An R, F or M score at or above this counts as high when picking the tier."
+    )
+    lifecycle_new_days: int = Field(
+        30, ge=1, description="新客: a one-order buyer stays new for this many days after the first order."
+    )
+    lifecycle_dormant_days: int = Field(
+        30, ge=1, description="沉睡: a buyer with no interaction and no purchase for this many days."
+    )
+    lifecycle_churn_days: int = Field(
+        180, ge=1, description="流失: a buyer with no interaction and no purchase for this many days."
+    )
+    lifecycle_category_cycles: dict[str, int] = Field(
+        default_factory=dict,
+        description='Consumption cycle (days) per product category, JSON {"精华": 60}: a buyer whose last '
+        "order holds such a product goes dormant only after max(dormant days, cycle × cycle factor).",
+    )
+    lifecycle_cycle_factor: float = Field(
+        1.5, ge=1, le=10, description="How many consumption cycles without a purchase make a buyer dormant."
+    )
+
+    @model_validator(mode="after")
+    def _check_rfm_lifecycle(self) -> Settings:
+        dims = {"recency_days": True, "frequency": False, "monetary": False}  # name -> counts down
+        unknown = set(self.rfm_thresholds) - set(dims)
+        if unknown:
+            raise ValueError(f"rfm_thresholds: unknown keys {sorted(unknown)} (use {', '.join(dims)})")
+        if self.rfm_method == "thresholds" and set(self.rfm_thresholds) != set(dims):
+            raise ValueError(
+                "rfm_method=thresholds needs rfm_thresholds for recency_days, frequency, monetary"
+            )
+        for name, cuts in self.rfm_thresholds.items():
+            if len(cuts) != 4 or cuts != sorted(cuts, reverse=dims[name]):
+                way = "decreasing" if dims[name] else "increasing"
+                raise ValueError(f"rfm_thresholds.{name}: give 4 cut points (scores 2..5), {way}")
+        if self.lifecycle_churn_days <= self.lifecycle_dormant_days:
+            raise ValueError("lifecycle_churn_days must be longer than lifecycle_dormant_days")
+        if any(days < 1 for days in self.lifecycle_category_cycles.values()):
+            raise ValueError("lifecycle_category_cycles: cycles are whole days, at least 1")
+        return self
+
     # --- Channels (siyu.channels, siyu.wecom). Empty credentials = that channel is not configured;
     # there are no default secrets here, so nothing to refuse outside development.
     channel_timeout_s: float = Field(
