@@ -215,6 +215,60 @@ class Settings(BaseSettings):
     webhook_url: str = Field("", description="URL the webhook channel POSTs messages to.")
     webhook_secret: str = Field("", description="HMAC-SHA256 key signing webhook bodies.")
 
+    # --- Contact-pressure governor and message templates (siyu.messaging; docs/journeys.md) ---
+    governor_marketing_per_day: int = Field(
+        2,
+        ge=0,
+        le=100,
+        description="Marketing messages per customer per local day, across all channels and journeys; "
+        "0 = no marketing at all.",
+    )
+    governor_marketing_per_week: int = Field(
+        5, ge=0, le=700, description="Marketing messages per customer per local ISO week (Monday-Sunday)."
+    )
+    governor_quiet_start: str = Field(
+        "21:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Quiet hours start, HH:MM in the customer's zone: marketing and non-urgent service "
+        "messages wait until they end. Equal to the end = no quiet hours.",
+    )
+    governor_quiet_end: str = Field(
+        "09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Quiet hours end, HH:MM local time."
+    )
+    governor_wecom_mass_per_day: int = Field(
+        1,
+        ge=0,
+        description="WeCom mass messages (add_msg_template) per customer per local day; WeCom allows 1.",
+    )
+    governor_marketing_opt_in: bool = Field(
+        False,
+        description="Marketing needs a recorded `granted` consent; "
+        "false = allowed unless denied or unsubscribed.",
+    )
+    governor_max_defer_days: int = Field(
+        60, ge=1, le=400, description="No allowed slot within this many days: the message is dropped."
+    )
+    template_max_source_chars: int = Field(
+        20_000, ge=100, description="Longest message template source an operator may save."
+    )
+    template_sms_max_chars: int = Field(
+        500,
+        ge=70,
+        description="Longest SMS (signature with its 【】 + text) in characters; Aliyun and Tencent "
+        "accept 500 (over 70 characters is billed per 67-character segment).",
+    )
+    template_wecom_max_bytes: int = Field(
+        4000,
+        ge=100,
+        description="Longest WeCom text (UTF-8 bytes): add_msg_template and send_welcome_msg accept 4000.",
+    )
+    template_email_max_bytes: int = Field(
+        1_000_000, ge=1000, description="Longest rendered email body (UTF-8 bytes); a siyu limit."
+    )
+    template_webhook_max_bytes: int = Field(
+        65_536, ge=1000, description="Longest rendered webhook body (UTF-8 bytes); a siyu limit."
+    )
+
     @field_validator("identity_rules")
     @classmethod
     def _check_identity_rules(
