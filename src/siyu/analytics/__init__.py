@@ -1,0 +1,1 @@
+"""Insight: KPI metrics (on demand and materialised daily), retention cohorts, health alerts, experiments."""
