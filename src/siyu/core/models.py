@@ -1,5 +1,6 @@
 """Imports every capability's tables so `Base.metadata` is complete (Alembic and tests use this)."""
 
+from siyu.analytics import tables as analytics_tables
 from siyu.auth import tables as auth_tables
 from siyu.commerce import tables as commerce_tables
 from siyu.consent import tables as consent_tables
@@ -15,6 +16,7 @@ from siyu.tags import tables as tag_tables
 metadata = Base.metadata
 
 __all__ = [
+    "analytics_tables",
     "auth_tables",
     "commerce_tables",
     "consent_tables",
