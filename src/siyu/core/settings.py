@@ -269,6 +269,34 @@ class Settings(BaseSettings):
         65_536, ge=1000, description="Longest rendered webhook body (UTF-8 bytes); a siyu limit."
     )
 
+    # --- Segments and the background worker (siyu.segments, siyu.worker; docs/segments.md) ---
+    worker_poll_interval_s: float = Field(
+        0.2, gt=0, le=60, description="How often the worker looks for due work (seconds)."
+    )
+    worker_batch_size: int = Field(
+        500, ge=1, le=5000, description="Customers the worker re-evaluates in one transaction."
+    )
+    inprocess_worker: bool = Field(
+        True,
+        description="`siyu serve` runs the worker in a background thread; set false when separate "
+        "`siyu worker` processes do the work (PostgreSQL).",
+    )
+    segment_preview_sample: int = Field(
+        20, ge=0, le=200, description="Customers returned as a sample with a segment preview."
+    )
+    lifecycle_sweep_interval_s: int = Field(
+        3600, ge=60, description="How often the worker runs the time-driven lifecycle sweep (seconds)."
+    )
+    rfm_recompute_hour: int | None = Field(
+        3, ge=0, le=23, description="Local hour (brand zone) of the nightly full RFM recompute; null = never."
+    )
+    segment_rebuild_interval_s: int = Field(
+        0,
+        ge=0,
+        description="Fully rebuild every dynamic segment and rule tag every N seconds; 0 = never "
+        "(the queue and its time re-checks keep them current).",
+    )
+
     @field_validator("identity_rules")
     @classmethod
     def _check_identity_rules(
