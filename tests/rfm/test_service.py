@@ -1,0 +1,203 @@
+"""RFM runs on SQLite and PostgreSQL: hand-computed quintiles, value tags, incremental = full, filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from siyu.core.settings import get_settings
+from siyu.rfm import facts, service
+from siyu.rfm.facts import RfmConfig
+from siyu.rfm.tables import RfmRun, RfmScore
+from siyu.tags.tables import CustomerTag, Tag, TagGroup
+from tests.rfm.shop import NOW, ago, cancel, cid, feed, order, refund, visit
+
+# (days since the last counted order, counted orders, net spend in fen) → hand-computed scores.
+# Scored: c0 c2 c3 c4 c5 c6 c8 c9 (n = 8); c1 bought only before the 365-day window, c7 never bought.
+EXPECTED = {
+    "c0": (10, 1, 10000, 3, 2, 2, "general_develop"),
+    "c2": (5, 2, 50000, 4, 4, 3, "important_value"),
+    "c3": (30, 3, 30000, 3, 5, 3, "important_value"),
+    "c4": (200, 1, 100000, 1, 2, 5, "important_win_back"),
+    "c5": (2, 1, 5000, 5, 2, 1, "general_develop"),
+    "c6": (100, 2, 70000, 1, 4, 4, "important_retain"),
+    "c8": (3, 5, 10000, 5, 5, 2, "general_value"),
+    "c9": (45, 1, 200000, 2, 2, 5, "important_win_back"),
+}
+CUTS = {
+    "recency_days": [45, 30, 5, 3],
+    "frequency": [1, 2, 2, 3],
+    "monetary": [10000, 30000, 70000, 100000],
+}
+
+
+def shop(session: Session) -> dict[str, int]:
+    feed(
+        session,
+        order("c0", "o0", 100, ago(10)),
+        order("c1", "o1", 500, ago(400)),
+        order("c2", "o2a", 200, ago(20)),
+        order("c2", "o2b", 300, ago(5)),
+        *[order("c3", f"o3{i}", 100, ago(d)) for i, d in enumerate((30, 60, 90))],
+        order("c4", "o4", 1000, ago(200)),
+        order("c5", "o5a", 50, ago(2)),
+        order("c5", "o5b", 999, ago(1.5)),
+        refund("c5", "o5b", ago(1)),  # fully refunded: not an order, no spend
+        order("c6", "o6a", 400, ago(150)),
+        order("c6", "o6b", 400, ago(100)),
+        refund("c6", "o6a", ago(90), yuan=100),  # partial: still an order, spend net of it
+        visit("c7", ago(3)),
+        *[order("c8", f"o8{i}", 20, ago(d)) for i, d in enumerate((3, 6, 9, 12, 15))],
+        order("c9", "o9a", 2000, ago(45)),
+        order("c9", "o9b", 800, ago(1)),
+        cancel("c9", "o9b", ago(0.5)),
+    )
+    return {u: cid(session, u) for u in [f"c{i}" for i in range(10)]}
+
+
+def scores(session: Session) -> dict[int, tuple[Any, ...]]:
+    return {
+        s.customer_id: (s.recency_days, s.frequency, s.monetary_minor, s.r, s.f, s.m, s.tier)
+        for s in session.scalars(select(RfmScore))
+    }
+
+
+def value_tags(session: Session) -> dict[int, str]:
+    query = (
+        select(CustomerTag.customer_id, Tag.name)
+        .join(Tag, Tag.id == CustomerTag.tag_id)
+        .join(TagGroup, TagGroup.id == Tag.group_id)
+        .where(TagGroup.name == service.TAG_GROUP)
+    )
+    out: dict[int, str] = {}
+    for customer, name in session.execute(query):
+        assert customer not in out, "the value group is exclusive"
+        out[customer] = name
+    return out
+
+
+def test_hand_computed_quintiles_scores_tiers_and_tags(session: Session) -> None:
+    ids = shop(session)
+    run = service.recompute_all(session, NOW)
+    session.commit()
+    assert scores(session) == {ids[u]: row for u, row in EXPECTED.items()}
+    assert run.thresholds == CUTS
+    assert run.customers == 8 and run.seconds is not None and run.seconds >= 0
+    assert run.settings["window_days"] == 365 and run.settings["method"] == "quintiles"
+    labels = {"general_develop": "一般发展", "important_value": "重要价值", "important_win_back": "重要挽留",
+              "important_retain": "重要保持", "general_value": "一般价值"}  # fmt: skip
+    assert value_tags(session) == {ids[u]: labels[row[-1]] for u, row in EXPECTED.items()}
+    assert (
+        session.scalars(select(RfmScore).where(RfmScore.customer_id.in_([ids["c1"], ids["c7"]]))).all() == []
+    )
+
+
+def test_refresh_with_the_same_cut_points_changes_nothing(session: Session) -> None:
+    ids = shop(session)
+    service.recompute_all(session, NOW)
+    before = scores(session)
+    assert service.refresh(session, list(ids.values()), NOW) == []
+    session.commit()
+    assert scores(session) == before
+    assert len(session.scalars(select(RfmRun)).all()) == 1
+
+
+def test_refresh_without_a_run_makes_one(session: Session) -> None:
+    ids = shop(session)
+    changed = service.refresh(session, [ids["c0"], ids["c7"]], NOW)
+    assert changed == [ids["c0"]]
+    assert len(session.scalars(select(RfmRun)).all()) == 1
+    assert len(scores(session)) == 8
+
+
+@pytest.fixture
+def thresholds(monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
+    monkeypatch.setenv("SIYU_RFM_METHOD", "thresholds")
+    monkeypatch.setenv(
+        "SIYU_RFM_THRESHOLDS",
+        '{"recency_days": [90, 30, 10, 3], "frequency": [2, 3, 4, 5], "monetary": [100, 300, 500, 1000]}',
+    )
+    get_settings.cache_clear()
+
+
+def test_incremental_equals_full_for_changed_customers(session: Session, thresholds: None) -> None:
+    ids = shop(session)
+    run = service.recompute_all(session, NOW)
+    assert run.thresholds["monetary"] == [10000, 30000, 50000, 100000]  # yuan → fen
+    assert scores(session)[ids["c8"]] == (3, 5, 10000, 5, 5, 2, "general_value")
+    feed(
+        session,
+        order("c0", "o0b", 900, ago(1)),  # c0: 2 orders (F 2), 1000 yuan → important_develop
+        refund("c4", "o4", ago(0.5)),  # c4's only order refunded: leaves RFM
+        order("c7", "o7", 60, ago(0.2)),  # c7 becomes a buyer
+        order("c8", "o8x", 20, ago(0.1)),  # c8: same tier, new figures
+    )
+    touched = [ids[u] for u in ("c0", "c4", "c7", "c8")]
+    changed = service.refresh(session, touched, NOW)
+    session.commit()
+    incremental, tags_after = scores(session), value_tags(session)
+    assert sorted(changed) == sorted([ids["c0"], ids["c4"], ids["c7"]])
+    assert incremental[ids["c0"]][-1] == "important_develop"
+    assert ids["c4"] not in incremental and ids["c4"] not in tags_after
+    assert incremental[ids["c7"]] == (0, 1, 6000, 5, 1, 1, "general_develop")
+    assert incremental[ids["c8"]][:3] == (0, 6, 12000)
+
+    service.recompute_all(session, NOW)
+    session.commit()
+    assert scores(session) == incremental
+    assert value_tags(session) == tags_after
+
+
+def test_all_history_reads_customer_stats_and_agrees_with_orders(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop(session)
+    base = RfmConfig.from_settings(get_settings())
+    via_orders = facts.load(session, RfmConfig(**{**vars(base), "window_days": 36500}), NOW)
+    all_history = RfmConfig(**{**vars(base), "window_days": 0})
+    assert all_history.uses_stats
+    via_stats = facts.load(session, all_history, NOW)
+    assert len(via_stats) == 9  # c1's old order counts now
+    for a, b in zip(vars(via_orders).values(), vars(via_stats).values(), strict=True):
+        assert a.tolist() == b.tolist()
+
+
+def test_order_filter_by_source_and_category(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    feed(
+        session,
+        order("k1", "k1a", 100, ago(3), category="精华"),
+        order("k1", "k1b", 50, ago(2), category="面膜"),
+    )
+    feed(session, order("k2", "k2a", 70, ago(4), category="精华"), source="mini-program")
+    k1, k2 = cid(session, "k1"), cid(session, "k2")
+    monkeypatch.setenv("SIYU_RFM_ORDER_CATEGORIES", '["精华"]')
+    get_settings.cache_clear()
+    service.recompute_all(session, NOW)
+    assert {c: row[:3] for c, row in scores(session).items()} == {k1: (3, 1, 10000), k2: (4, 1, 7000)}
+    monkeypatch.setenv("SIYU_RFM_ORDER_SOURCES", '["mini-program"]')
+    get_settings.cache_clear()
+    service.recompute_all(session, NOW)
+    assert list(scores(session)) == [k2]
+    monkeypatch.setenv("SIYU_RFM_ORDER_SOURCES", '["no-such-source"]')
+    get_settings.cache_clear()
+    from siyu.core.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as err:
+        service.recompute_all(session, NOW)
+    assert err.value.field == "rfm_order_sources"
+
+
+def test_summary_lists_every_tier_with_its_label(session: Session) -> None:
+    shop(session)
+    empty = service.summary(session)
+    assert empty["run"] is None and empty["customers"] == 0 and len(empty["tiers"]) == 8
+    service.recompute_all(session, NOW)
+    shown = service.summary(session)
+    assert shown["run"]["cut_points"] == CUTS and shown["customers"] == 8
+    tiers = {t["tier"]: (t["label"], t["customers"]) for t in shown["tiers"]}
+    assert tiers["important_value"] == ("重要价值", 2)
+    assert tiers["important_win_back"] == ("重要挽留", 2)
+    assert tiers["general_win_back"] == ("一般挽留", 0)
