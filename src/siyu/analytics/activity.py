@@ -1,0 +1,176 @@
+"""Customer and activity metrics: new customers, active customers, DAU/WAU/MAU and stickiness,
+interactions, complaint rate and group activity. Activity is read from the daily rollups."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, distinct, func, select
+
+from siyu.analytics.definitions import (
+    COMPLAINT_SUBMITTED,
+    PASSIVE_EVENTS,
+    PASSIVE_ROLLUPS,
+    Cell,
+    Computed,
+    Context,
+    Definition,
+    Series,
+    cells,
+    divide,
+    register,
+)
+from siyu.analytics.sqltime import calendar
+from siyu.customers.tables import Customer, CustomerStats, DailyEventCount
+from siyu.events.system import system_source_id
+from siyu.events.tables import Event
+
+D = DailyEventCount.__table__.c
+
+
+def _rollup_days(ctx: Context, back: int = 0) -> Any:
+    return and_(D.day >= ctx.period.start - timedelta(days=back), D.day <= ctx.period.end)
+
+
+def new_customers(ctx: Context) -> Computed:
+    s, c = CustomerStats.__table__.c, Customer.__table__.c
+    lo, hi = ctx.bounds
+    b = ctx.bucket(ctx.local(s.first_seen_at))
+    query = (
+        select(b, func.count())
+        .select_from(CustomerStats.__table__.join(Customer.__table__, c.id == s.customer_id))
+        .where(c.merged_into_id.is_(None), s.first_seen_at >= lo, s.first_seen_at < hi)
+    )
+    query = ctx.restrict(query, s.customer_id)
+    return Computed(cells(ctx.session.execute(ctx.group(query, b))))
+
+
+def _distinct_customers(ctx: Context, condition: Any) -> Series:
+    b = ctx.bucket(D.day)
+    query = select(b, func.count(distinct(D.customer_id))).where(_rollup_days(ctx), condition)
+    query = ctx.restrict(query, D.customer_id)
+    return cells(ctx.session.execute(ctx.group(query, b)))
+
+
+def active_condition() -> Any:
+    return D.event.not_in(PASSIVE_ROLLUPS)
+
+
+def active_customers(ctx: Context) -> Computed:
+    return Computed(_distinct_customers(ctx, active_condition()))
+
+
+def interactions(ctx: Context) -> Computed:
+    b = ctx.bucket(D.day)
+    query = select(b, func.sum(D.count)).where(_rollup_days(ctx), active_condition())
+    return Computed(cells(ctx.session.execute(ctx.group(ctx.restrict(query, D.customer_id), b))))
+
+
+def complaint_rate(ctx: Context) -> Computed:
+    complained = _distinct_customers(ctx, D.event == COMPLAINT_SUBMITTED)
+    return Computed(divide(complained, _distinct_customers(ctx, active_condition())))
+
+
+def trailing_active(ctx: Context, window: int) -> dict[Any, int]:
+    """Distinct active customers over the `window` days ending on each day of the period."""
+    days = ctx.period.days()
+    active = select(D.customer_id, D.day).where(_rollup_days(ctx, window - 1), active_condition()).distinct()
+    active = ctx.restrict(active, D.customer_id).subquery("active")
+    if window == 1:
+        query: Any = select(active.c.day, func.count(active.c.customer_id)).group_by(active.c.day)
+    else:
+        cal = calendar([(d, d - timedelta(days=window - 1)) for d in days])
+        on = and_(active.c.day >= cal.c.lo, active.c.day <= cal.c.d)
+        query = (
+            select(cal.c.d, func.count(distinct(active.c.customer_id)))
+            .select_from(cal.join(active, on))
+            .group_by(cal.c.d)
+        )
+    found = {day: cell.numerator for day, cell in cells(ctx.session.execute(query)).items()}
+    return {d: int(found.get(d, 0)) for d in days}
+
+
+def _averaged(ctx: Context, window: int) -> Computed:
+    series: Series = {}
+    for day, count in trailing_active(ctx, window).items():
+        series.setdefault(ctx.bucket_of(day), Cell(0.0, 0.0)).add(count, 1)
+    return Computed(series)
+
+
+def stickiness(ctx: Context) -> Computed:
+    daily, monthly = trailing_active(ctx, 1), trailing_active(ctx, 30)
+    series: Series = {}
+    for day in ctx.period.days():
+        series.setdefault(ctx.bucket_of(day), Cell(0.0, 0.0)).add(daily[day], monthly[day])
+    return Computed(series)
+
+
+def _group_events(ctx: Context) -> tuple[Any, Any, Any]:
+    e = Event.__table__.c
+    group_id = e.context["groupId"].as_string()
+    lo, hi = ctx.bounds
+    where = and_(
+        e.timestamp >= lo,
+        e.timestamp < hi,
+        group_id.is_not(None),
+        e.source_id != system_source_id(ctx.session),
+        e.type.in_(("track", "page", "screen")),
+        e.name.is_(None) | e.name.not_in(PASSIVE_EVENTS),
+    )
+    return e, group_id, where
+
+
+def group_activity(ctx: Context) -> Computed:
+    e, group_id, where = _group_events(ctx)
+    b = ctx.bucket(ctx.local(e.timestamp))
+    total = ctx.restrict(select(b, func.count()).where(where), e.customer_id)
+    out = Computed(cells(ctx.session.execute(ctx.group(total, b))))
+    top = ctx.restrict(select(group_id, func.count()).where(where), e.customer_id)
+    top = top.group_by(group_id).order_by(func.count().desc(), group_id).limit(20)
+    groups = [g for g, _ in ctx.session.execute(top)]
+    if groups:
+        per = ctx.restrict(
+            select(b, group_id, func.count()).where(where, group_id.in_(groups)), e.customer_id
+        )
+        for day, gid, n in ctx.session.execute(ctx.group(per, b, group_id)):
+            out.breakdown.setdefault(str(gid), {}).update(cells([(day, n)]))
+    return out
+
+
+def group_active_customers(ctx: Context) -> Computed:
+    e, _group_id, where = _group_events(ctx)
+    b = ctx.bucket(ctx.local(e.timestamp))
+    query = ctx.restrict(select(b, func.count(distinct(e.customer_id))).where(where), e.customer_id)
+    return Computed(cells(ctx.session.execute(ctx.group(query, b))))
+
+
+register(
+    Definition("new_customers", "New customers", "新增客户", "count",
+               "customers first seen (earliest event) on a day of the bucket", None, new_customers),
+    Definition("active_customers", "Active customers", "活跃客户", "count",
+               "distinct customers with at least one activity event in the bucket", None, active_customers),
+    Definition("dau", "Daily active customers (DAU)", "日活 DAU", "count",
+               "sum over the bucket's days of customers active that day", "days in the bucket",
+               lambda ctx: _averaged(ctx, 1)),
+    Definition("wau", "Weekly active customers (WAU)", "周活 WAU", "count",
+               "sum over the bucket's days of customers active in the 7 days ending that day",
+               "days in the bucket", lambda ctx: _averaged(ctx, 7)),
+    Definition("mau", "Monthly active customers (MAU)", "月活 MAU", "count",
+               "sum over the bucket's days of customers active in the 30 days ending that day",
+               "days in the bucket", lambda ctx: _averaged(ctx, 30)),
+    Definition("stickiness", "Stickiness (DAU/MAU)", "粘性 DAU/MAU", "ratio",
+               "sum over the bucket's days of DAU", "sum over the same days of MAU (30 days ending that day)",
+               stickiness),
+    Definition("interactions", "Interactions", "互动次数", "count",
+               "activity events in the bucket", None, interactions),
+    Definition("complaint_rate", "Complaint rate", "投诉率", "ratio",
+               "distinct customers with a Complaint Submitted event in the bucket",
+               "active customers in the bucket", complaint_rate),
+    Definition("group_activity", "Group activity", "社群活跃度", "count",
+               "customer events carrying context.groupId in the bucket", None, group_activity,
+               dimension="group"),
+    Definition("group_active_customers", "Group-active customers", "社群活跃客户", "count",
+               "distinct customers with an event carrying context.groupId in the bucket", None,
+               group_active_customers),
+)  # fmt: skip
