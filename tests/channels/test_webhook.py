@@ -1,0 +1,130 @@
+"""The webhook channel against a local HTTP sink: signature, headers, body, status mapping, timeouts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from siyu.channels.base import SendStatus
+from siyu.channels.webhook import WebhookChannel, sign, verify
+from siyu.devtools.pg_server import free_port
+from tests.conftest import FrozenClock
+
+from .conftest import message
+
+SECRET = "whsec-test"
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.status = 200
+        self.headers: dict[str, str] = {}
+        self.delay_s = 0.0
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is visible
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(sink.delay_s)
+                sink.received.append(
+                    {"headers": dict(self.headers), "body": body, "peer": self.client_address}
+                )
+                self.send_response(sink.status)
+                for name, value in {"X-Request-Id": f"req-{len(sink.received)}", **sink.headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that timed out
+                    self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    s = Sink()
+    yield s
+    s.stop()
+
+
+def test_post_is_signed_and_carries_the_idempotency_key(sink: Sink, frozen_clock: FrozenClock) -> None:
+    result = WebhookChannel(sink.url, SECRET).send(message(channel="webhook", params={"coupon": "C100"}))
+    assert result.status is SendStatus.SENT and result.provider_message_id == "req-1"
+    (got,) = sink.received
+    headers, body = got["headers"], got["body"]
+    assert headers["Idempotency-Key"] == "journey-1:step-2:customer-7"
+    assert headers["X-Siyu-Timestamp"] == str(int(frozen_clock.current.timestamp()))
+    assert headers["X-Siyu-Signature"] == sign(SECRET, headers["X-Siyu-Timestamp"], body)
+    assert verify(SECRET, headers["X-Siyu-Timestamp"], body, headers["X-Siyu-Signature"])
+    document = json.loads(body)
+    assert document["customer_id"] == 7 and document["params"] == {"coupon": "C100"}
+    assert document["purpose"] == "service" and document["sent_at"].startswith("2026-11-01T12:00:00")
+
+
+def test_verify_rejects_tampering_wrong_secret_and_stale_timestamps(frozen_clock: FrozenClock) -> None:
+    ts = str(int(frozen_clock.current.timestamp()))
+    signature = sign(SECRET, ts, b'{"a":1}')
+    assert verify(SECRET, ts, b'{"a":1}', signature)
+    assert not verify(SECRET, ts, b'{"a":2}', signature)
+    assert not verify("other", ts, b'{"a":1}', signature)
+    assert not verify(SECRET, "not-a-number", b'{"a":1}', signature)
+    frozen_clock.advance(seconds=301)
+    assert not verify(SECRET, ts, b'{"a":1}', signature)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "expected", "wait"),
+    [
+        (500, {}, SendStatus.FAILED_RETRYABLE, 5.0),
+        (503, {"Retry-After": "30"}, SendStatus.FAILED_RETRYABLE, 30.0),
+        (429, {"Retry-After": "7"}, SendStatus.FAILED_RETRYABLE, 7.0),
+        (400, {}, SendStatus.FAILED_PERMANENT, None),
+        (410, {}, SendStatus.FAILED_PERMANENT, None),
+        (202, {}, SendStatus.SENT, None),
+    ],
+)
+def test_status_codes(
+    sink: Sink, status: int, headers: dict[str, str], expected: SendStatus, wait: float | None
+) -> None:
+    sink.status, sink.headers = status, headers
+    result = WebhookChannel(sink.url, SECRET).send(message(channel="webhook"))
+    assert (result.status, result.retry_after_s) == (expected, wait)
+    if expected is not SendStatus.SENT:
+        assert result.error_code == f"http_{status}"
+
+
+def test_timeout_and_refused_connection_are_retryable(sink: Sink) -> None:
+    sink.delay_s = 0.5
+    slow = WebhookChannel(sink.url, SECRET, timeout_s=0.1).send(message(channel="webhook"))
+    assert slow.status is SendStatus.FAILED_RETRYABLE and slow.error_code == "timeout"
+    refused = WebhookChannel(f"http://127.0.0.1:{free_port()}/", SECRET).send(message(channel="webhook"))
+    assert refused.status is SendStatus.FAILED_RETRYABLE and refused.error_code == "transport"
+
+
+def test_connection_is_reused(sink: Sink) -> None:
+    channel = WebhookChannel(sink.url, SECRET)
+    for i in range(20):
+        assert channel.send(message(channel="webhook", idempotency_key=f"k{i}")).ok
+    assert len(sink.received) == 20
+    assert len({r["peer"] for r in sink.received}) == 1  # one keep-alive connection
+    channel.close()
