@@ -12,22 +12,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from siyu.rfm.tiers import TIERS as TIERS  # re-exported: scores and tiers in one place
+from siyu.rfm.tiers import tier_label as tier_label
+
 IntArray = npt.NDArray[np.int64]
 Cuts = list[float | None]  # the value that reaches score 2, 3, 4, 5 (None: no value reaches it)
 DIMENSIONS = ("recency_days", "frequency", "monetary")
 SCORES = 5
 
-# Stored codes never change; labels are what operators see. Order: (R high, F high, M high) bits below.
-TIERS: dict[str, str] = {
-    "important_value": "重要价值",
-    "important_develop": "重要发展",
-    "important_retain": "重要保持",
-    "important_win_back": "重要挽留",
-    "general_value": "一般价值",
-    "general_develop": "一般发展",
-    "general_retain": "一般保持",
-    "general_win_back": "一般挽留",
-}
 # index = 4*M_high + 2*R_high + F_high  → tier code
 _BY_BITS = (
     "general_win_back",  # M↓ R↓ F↓
@@ -40,10 +32,6 @@ _BY_BITS = (
     "important_value",  # M↑ R↑ F↑
 )
 TIER_CODES = np.array(_BY_BITS, dtype=object)
-
-
-def tier_label(code: str | None) -> str | None:
-    return None if code is None else TIERS[code]
 
 
 @dataclass(frozen=True)

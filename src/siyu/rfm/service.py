@@ -21,8 +21,9 @@ from siyu.core.settings import get_settings
 from siyu.customers.tables import Customer
 from siyu.rfm import facts, scoring
 from siyu.rfm.facts import CHUNK, Facts, RfmConfig
-from siyu.rfm.scoring import TIERS, CutPoints, Scored
+from siyu.rfm.scoring import CutPoints, Scored
 from siyu.rfm.tables import RfmRun, RfmScore
+from siyu.rfm.tiers import TIERS
 from siyu.tags import service as tags
 from siyu.tags.tables import CustomerTag
 
