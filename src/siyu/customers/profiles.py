@@ -1,4 +1,5 @@
-"""The unified profile as the API shows it: identities, traits, stats, merge lineage, masked by role."""
+"""The unified profile as the API shows it: identities, traits, stats, RFM, lifecycle stage, merge lineage,
+masked by role."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from siyu.core.pii import Vault, mask
 from siyu.customers import merges, traits
 from siyu.customers.identity_types import TRAIT_IDENTITIES, canonical_trait, rule_for
 from siyu.customers.tables import Customer, CustomerStats, Identity
+from siyu.lifecycle.view import stage_of
+from siyu.rfm.view import rfm_of
 
 
 def shown(vault: Vault, kind: str, value: Any, sees_pii: bool) -> Any:
@@ -92,6 +95,8 @@ def profile(session: Session, vault: Vault, customer_id: int, *, sees_pii: bool)
             for name, (value, personal) in current.items()
         },
         "stats": stats_of(session, canonical),
+        "rfm": rfm_of(session, canonical),
+        "lifecycle_stage": stage_of(session, canonical),
         "merges": [
             {
                 "id": m.id,
