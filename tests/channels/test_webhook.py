@@ -123,8 +123,8 @@ def test_timeout_and_refused_connection_are_retryable(sink: Sink) -> None:
 
 def test_connection_is_reused(sink: Sink) -> None:
     channel = WebhookChannel(sink.url, SECRET)
-    for i in range(20):
+    for i in range(5):
         assert channel.send(message(channel="webhook", idempotency_key=f"k{i}")).ok
-    assert len(sink.received) == 20
+    assert len(sink.received) == 5
     assert len({r["peer"] for r in sink.received}) == 1  # one keep-alive connection
     channel.close()
