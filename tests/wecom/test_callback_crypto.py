@@ -154,3 +154,22 @@ def test_xml_parser_refuses_xxe_and_entity_bombs() -> None:
 def test_body_without_encrypt_is_rejected() -> None:
     with pytest.raises(CallbackRejected, match="no Encrypt"):
         SAMPLE.decrypt_body("<xml><ToUserName>x</ToUserName></xml>", "s", "1", "2")
+
+
+def test_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from siyu.core.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValidationFailed, match="SIYU_WECOM_CALLBACK_TOKEN, SIYU_WECOM_CALLBACK_AES_KEY"):
+            WeComCallbackCrypto.from_settings()
+        monkeypatch.setenv("SIYU_WECOM_CALLBACK_TOKEN", SAMPLE.token)
+        monkeypatch.setenv("SIYU_WECOM_CALLBACK_AES_KEY", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt")
+        monkeypatch.setenv("SIYU_WECOM_CORP_ID", SAMPLE.receive_id)
+        get_settings.cache_clear()
+        crypto = WeComCallbackCrypto.from_settings()
+        assert crypto.verify_url(
+            "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb", "1476416373", "47744683", ECHOSTR
+        )
+    finally:
+        get_settings.cache_clear()

@@ -21,6 +21,7 @@ from xml.parsers import expat
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from siyu.core.errors import ValidationFailed
+from siyu.core.settings import Settings, get_settings
 
 BLOCK = 32  # WeCom pads to 32 bytes, not AES's 16
 MAX_BODY_BYTES = 256 * 1024
@@ -77,6 +78,20 @@ class WeComCallbackCrypto:
             raise ValidationFailed("callback token and receive id (corp id) are required", field="token")
         self.token = token
         self.receive_id = receive_id
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> WeComCallbackCrypto:
+        s = settings or get_settings()
+        missing = [
+            f"SIYU_{name.upper()}"
+            for name in ("wecom_callback_token", "wecom_callback_aes_key", "wecom_corp_id")
+            if not getattr(s, name)
+        ]
+        if missing:
+            raise ValidationFailed(
+                f"WeCom callbacks are not configured: set {', '.join(missing)}", field="wecom"
+            )
+        return cls(s.wecom_callback_token, s.wecom_callback_aes_key, s.wecom_corp_id)
 
     def _cipher(self) -> Cipher[modes.CBC]:
         return Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16]))
