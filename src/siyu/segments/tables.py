@@ -1,15 +1,17 @@
-"""Segments, their versions, current members, and the queue of customers due for re-evaluation."""
+"""Segments, their versions, current members, and the queue of customers due for re-evaluation; plus the
+index on the event log that property-filtered event counts need for full rebuilds."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.core.columns import BigId, Json
 from siyu.core.database import Base, UTCDateTime
+from siyu.events.tables import Event
 
 
 class Segment(Base):
@@ -29,6 +31,10 @@ class Segment(Base):
     last_rebuilt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     member_count: Mapped[int] = mapped_column(Integer, default=0)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the definition version the current members reflect (NULL: never built)
+    built_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # counts evaluations that changed membership: part of each Segment Entered/Exited idempotency key
+    transitions: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class SegmentVersion(Base):
@@ -61,3 +67,8 @@ class EvaluationDue(Base):
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), primary_key=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     reason: Mapped[str] = mapped_column(String(32))
+
+
+# "Product Viewed where category = 精华, last 7 days": a range of one event name's recent rows instead of a
+# scan of the whole log. Costs one more index entry per ingested event (see docs/segments.md).
+Index("ix_events_name_timestamp", Event.__table__.c.name, Event.__table__.c.timestamp)

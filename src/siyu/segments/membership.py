@@ -1,0 +1,197 @@
+"""Writing membership changes: a full replacement diffed in SQL against a temporary table (no Python
+loop over members), or the small entered/exited lists of an incremental evaluation. Either way every
+change is a `Segment Entered` / `Segment Exited` timeline event, keyed
+`segment:<id>:<run>:<entered|exited>:<customer>` (the run counter makes every transition's key unique).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    MetaData,
+    Select,
+    String,
+    Table,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from siyu.core import fastsql
+from siyu.core.columns import Json
+from siyu.core.database import UTCDateTime, chunks, insert_for
+from siyu.events.system import SystemEvent, record, system_source_id
+from siyu.events.tables import Event
+from siyu.segments.tables import Segment, SegmentMember
+
+ENTERED, EXITED = "Segment Entered", "Segment Exited"
+_LOCK_NAMESPACE = 0x7365_6700  # PostgreSQL advisory locks, one per segment: rebuild exclusive, workers shared
+SCRATCH = Table("seg_scratch", MetaData(), Column("customer_id", BigInteger, primary_key=True))
+
+
+@dataclass(frozen=True)
+class Delta:
+    entered: int
+    exited: int
+    members: int
+
+
+def lock_exclusive(session: Session, segment_id: int) -> None:
+    """PostgreSQL: a rebuild waits for in-flight incremental evaluations of this segment and holds
+    new ones off until it commits. SQLite has one writer at a time anyway."""
+    if fastsql.dialect(session) == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, :id)"), {"ns": _LOCK_NAMESPACE, "id": segment_id}
+        )
+
+
+def lock_shared(session: Session, segment_ids: Sequence[int]) -> None:
+    if fastsql.dialect(session) == "postgresql" and segment_ids:
+        session.execute(
+            text("SELECT pg_advisory_xact_lock_shared(:ns, id) FROM unnest(CAST(:ids AS integer[])) AS id"),
+            {"ns": _LOCK_NAMESPACE, "ids": sorted(segment_ids)},
+        )
+
+
+def next_run(session: Session, segment_id: int, members_delta: int | None = None) -> int:
+    """Bump the segment's transition counter (and member count); returns the run number for event keys.
+    On SQLite this write is what makes a rebuild's transaction the writer before it reads."""
+    s = Segment.__table__.c
+    values: dict[str, Any] = {"transitions": s.transitions + 1}
+    if members_delta:
+        values["member_count"] = s.member_count + members_delta
+    stmt = update(Segment).where(s.id == segment_id).values(**values).returning(s.transitions)
+    return int(session.execute(stmt).scalar_one())
+
+
+def _properties(segment: Segment, reason: str) -> dict[str, Any]:
+    return {
+        "segment_id": segment.id,
+        "segment_name": segment.name,
+        "version": segment.version,
+        "reason": reason,
+    }
+
+
+def _events_from(
+    session: Session, segment: Segment, run: int, action: str, ids: Select[Any], now: datetime, reason: str
+) -> None:
+    """Insert one timeline event per customer id of `ids` (a one-column select), in SQL."""
+    name, verb = (ENTERED, "entered") if action == "entered" else (EXITED, "exited")
+    sub = ids.subquery()
+    cid = sub.c[0]
+    rows = select(
+        cid,
+        literal(system_source_id(session)),
+        literal(f"segment:{segment.id}:{run}:{verb}:") + cast(cid, String),
+        literal("track"),
+        literal(name),
+        literal(now, UTCDateTime),
+        literal(now, UTCDateTime),
+        literal(_properties(segment, reason), Json),
+        literal({"library": {"name": "siyu"}}, Json),
+    ).where(cid.is_not(None))  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+    columns = [
+        "customer_id", "source_id", "message_id", "type", "name", "timestamp", "received_at",
+        "properties", "context",
+    ]  # fmt: skip
+    stmt = insert_for(fastsql.dialect(session), Event.__table__).from_select(columns, rows)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["source_id", "message_id"]))
+
+
+def _scratch(session: Session) -> None:
+    kind = fastsql.dialect(session)
+    if kind == "postgresql":
+        session.execute(
+            text(
+                "CREATE TEMP TABLE IF NOT EXISTS seg_scratch (customer_id BIGINT PRIMARY KEY) ON COMMIT DROP"
+            )
+        )
+    else:
+        session.execute(text("CREATE TEMP TABLE IF NOT EXISTS seg_scratch (customer_id INTEGER PRIMARY KEY)"))
+    session.execute(delete(SCRATCH))
+
+
+def _rowcount(result: Any) -> int:
+    return max(int(result.rowcount), 0)
+
+
+def replace_all(
+    session: Session, segment: Segment, matched: Select[Any], run: int, now: datetime, reason: str
+) -> Delta:
+    """Make the members of `segment` exactly `matched` (a select of customer ids), in set operations."""
+    _scratch(session)
+    session.execute(SCRATCH.insert().from_select(["customer_id"], matched))
+    m, new = SegmentMember.__table__.c, SCRATCH.c
+    gone = ~exists().where(new.customer_id == m.customer_id)
+    leaving = select(m.customer_id).where(m.segment_id == segment.id, gone)
+    _events_from(session, segment, run, "exited", leaving, now, reason)
+    exited = _rowcount(session.execute(delete(SegmentMember).where(m.segment_id == segment.id, gone)))
+    fresh = ~exists().where(m.segment_id == segment.id, m.customer_id == new.customer_id)
+    arriving = select(new.customer_id).where(fresh)
+    _events_from(session, segment, run, "entered", arriving, now, reason)
+    insert = insert_for(fastsql.dialect(session), SegmentMember.__table__).from_select(
+        ["segment_id", "customer_id", "entered_at"],
+        select(literal(segment.id), new.customer_id, literal(now, UTCDateTime)).where(fresh),
+    )
+    entered = _rowcount(session.execute(insert.on_conflict_do_nothing()))
+    total = int(session.execute(select(func.count()).select_from(SCRATCH)).scalar_one())
+    session.execute(delete(SCRATCH))
+    return Delta(entered=entered, exited=exited, members=total)
+
+
+def current(session: Session, segment_id: int, ids: Sequence[int]) -> set[int]:
+    m = SegmentMember.__table__.c
+    out: set[int] = set()
+    for part in chunks(sorted(ids), 1000):
+        out.update(
+            session.scalars(select(m.customer_id).where(m.segment_id == segment_id, m.customer_id.in_(part)))
+        )
+    return out
+
+
+def write_rows(
+    session: Session, segment_id: int, entered: Sequence[int], exited: Sequence[int], now: datetime
+) -> None:
+    """Membership rows now (later segments of the same evaluation may depend on them)."""
+    kind = fastsql.dialect(session)
+    if entered:
+        sql = fastsql.insert_sql(kind, "segment_members", ("segment_id", "customer_id", "entered_at"))
+        sql += " ON CONFLICT (segment_id, customer_id) DO NOTHING"
+        at = fastsql.db_time(kind, now)
+        fastsql.run_many(session, sql, [(segment_id, c, at) for c in sorted(entered)])
+    m = SegmentMember.__table__.c
+    for part in chunks(sorted(exited), 1000):
+        session.execute(delete(SegmentMember).where(m.segment_id == segment_id, m.customer_id.in_(part)))
+
+
+def record_changes(
+    session: Session,
+    segment: Segment,
+    entered: Sequence[int],
+    exited: Sequence[int],
+    now: datetime,
+    reasons: Mapping[int, str],
+    default_reason: str,
+) -> None:
+    """Bump the run counter and member count, and write the timeline events of an incremental change."""
+    run = next_run(session, segment.id, len(entered) - len(exited))
+    events = [
+        SystemEvent(cid, name, f"segment:{segment.id}:{run}:{verb}:{cid}", now,
+                    _properties(segment, reasons.get(cid, default_reason)))
+        for ids, name, verb in ((entered, ENTERED, "entered"), (exited, EXITED, "exited"))
+        for cid in sorted(ids)
+    ]  # fmt: skip
+    record(session, events, received_at=now)
