@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from siyu.analytics.definitions import Cell, Computed, Context, Definition, Series, divide, register
 from siyu.analytics.population import live_code_customers, source_customers
-from siyu.analytics.sales import currency, spend_of_new_customers
+from siyu.analytics.sales import currency, new_customer_spend, spend_of_new_customers
 from siyu.analytics.tables import AcquisitionSpend
 from siyu.auth.tables import Source
 from siyu.core.clock import now
@@ -113,7 +113,7 @@ def _total(per_channel: dict[str, Series]) -> Series:
 
 def _scoped(ctx: Context) -> dict[str, Series]:
     """Spend of the channels the filters name (source / live code); all spend otherwise."""
-    spent = spend_series(ctx)
+    spent: dict[str, Series] = ctx.remember("spend_series", lambda: spend_series(ctx))
     named = []
     if ctx.filters.source:
         named.append(ctx.filters.source)
@@ -122,23 +122,30 @@ def _scoped(ctx: Context) -> dict[str, Series]:
     return {k: v for k, v in spent.items() if k in named} if named else spent
 
 
+def _channel_spend(ctx: Context, channel: str) -> tuple[Series, Series]:
+    def build() -> tuple[Series, Series]:
+        return spend_of_new_customers(ctx, channel_people(ctx.session, channel))
+
+    return ctx.remember(("channel_new_spend", channel), build)  # type: ignore[no-any-return]
+
+
 def _per_channel(ctx: Context, spent: dict[str, Series], ltv: bool) -> dict[str, Series]:
     out: dict[str, Series] = {}
     for channel, money in sorted(spent.items()):
-        revenue, customers = spend_of_new_customers(ctx, channel_people(ctx.session, channel))
+        revenue, customers = _channel_spend(ctx, channel)
         out[channel] = divide(revenue, money) if ltv else divide(money, customers)
     return out
 
 
 def cac(ctx: Context) -> Computed:
     spent = _scoped(ctx)
-    _revenue, customers = spend_of_new_customers(ctx)
+    _revenue, customers = new_customer_spend(ctx)
     return Computed(divide(_total(spent), customers), _per_channel(ctx, spent, ltv=False))
 
 
 def ltv_cac(ctx: Context) -> Computed:
     spent = _scoped(ctx)
-    revenue, _customers = spend_of_new_customers(ctx)
+    revenue, _customers = new_customer_spend(ctx)
     return Computed(divide(revenue, _total(spent)), _per_channel(ctx, spent, ltv=True))
 
 

@@ -74,6 +74,10 @@ def complaint_rate(ctx: Context) -> Computed:
 
 def trailing_active(ctx: Context, window: int) -> dict[Any, int]:
     """Distinct active customers over the `window` days ending on each day of the period."""
+    return ctx.remember(("trailing_active", window), lambda: _trailing(ctx, window))  # type: ignore[no-any-return]
+
+
+def _trailing(ctx: Context, window: int) -> dict[Any, int]:
     days = ctx.period.days()
     active = select(D.customer_id, D.day).where(_rollup_days(ctx, window - 1), active_condition()).distinct()
     active = ctx.restrict(active, D.customer_id).subquery("active")

@@ -83,6 +83,13 @@ class Context:
     filters: Filters
     people: Select[tuple[int]] | None
     options: Options = Options()
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False)  # shared sub-results
+
+    def remember(self, key: Any, build: Callable[[], Any]) -> Any:
+        """`build()` once per context (several metrics of one run share a query's result)."""
+        if key not in self.memo:
+            self.memo[key] = build()
+        return self.memo[key]
 
     @property
     def kind(self) -> str:

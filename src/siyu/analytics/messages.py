@@ -42,6 +42,10 @@ def _flag(name: str) -> Any:
 def message_outcomes(ctx: Context) -> list[tuple[Any, str, int, int, int, int, int]]:
     """Per (bucket, channel): messages sent, delivered, opened, clicked, replied. A message with an
     open, click or reply counts as delivered even without a delivery receipt."""
+    return ctx.remember("message_outcomes", lambda: _outcomes(ctx))  # type: ignore[no-any-return]
+
+
+def _outcomes(ctx: Context) -> list[tuple[Any, str, int, int, int, int, int]]:
     lo, hi = ctx.bounds
     mid = _prop("message_id")
     sent = select(

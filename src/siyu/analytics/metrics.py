@@ -1,44 +1,26 @@
 """The metrics catalogue: list definitions, compute one metric on demand over a period with filters
-(a value for the whole period, a series per day/week/month and a breakdown by its dimension), and
-`materialise(session, day)`, the daily job that stores every metric into `daily_metrics`."""
+(a value for the whole period, a series per day/week/month and a breakdown by its dimension), and read
+the values `materialise(session, day)` (siyu.analytics.materialise, re-exported here) stored."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.analytics import acquisition, activity, conversion, messages, sales, surveys
-from siyu.analytics.definitions import REGISTRY, Cell, Computed, Context, Definition, Options, Series
+from siyu.analytics.catalogue import definition, definitions
+from siyu.analytics.definitions import Cell, Computed, Context, Definition, Options, Series
+from siyu.analytics.materialise import materialise
 from siyu.analytics.population import Filters, population
 from siyu.analytics.sqltime import Granularity, Period, bucket_of
 from siyu.analytics.tables import DailyMetric
-from siyu.auth.tables import Source
-from siyu.core.clock import now
-from siyu.core.errors import NotFound, ValidationFailed
-from siyu.events.system import SYSTEM_SOURCE
-from siyu.staff.tables import Staff
+from siyu.core.errors import ValidationFailed
 
-MODULES = (activity, sales, acquisition, messages, conversion, surveys)  # each registers its metrics
 MAX_DAYS = 1096
-# Metrics whose value for a day keeps changing while outcomes arrive: re-materialised for a week.
-MATURING = ("delivery_rate", "open_rate", "click_rate", "reply_rate", "journey_conversion", "wakeup_rate")
-MATURING_DAYS = 7
-
-
-def definitions() -> list[Definition]:
-    return [REGISTRY[name] for name in sorted(REGISTRY)]
-
-
-def definition(name: str) -> Definition:
-    found = REGISTRY.get(name)
-    if found is None:
-        known = ", ".join(sorted(REGISTRY))
-        raise NotFound(f"unknown metric {name!r}; known metrics: {known}", field="name")
-    return found
+__all__ = ["check_period", "compute", "definition", "definitions", "materialise", "run", "stored"]
 
 
 def check_period(start: date, end: date) -> Period:
@@ -132,61 +114,6 @@ def compute(
         "series": _filled(defn, detail.series, buckets),
         "breakdown": breakdown,
     }
-
-
-def _dimension_filters(session: Session) -> list[tuple[str, Filters]]:
-    """The filters materialised besides `all`: each acquisition source and each department."""
-    out: list[tuple[str, Filters]] = [("all", Filters())]
-    sources = session.scalars(select(Source.name).where(Source.name != SYSTEM_SOURCE).order_by(Source.name))
-    out += [(f"source:{s}", Filters(source=s)) for s in sources]
-    departments = session.scalars(
-        select(Staff.department).where(Staff.department.is_not(None)).distinct().order_by(Staff.department)
-    )
-    out += [(f"department:{d}", Filters(department=d)) for d in departments if d]
-    return out
-
-
-def _store_day(session: Session, defn: Definition, day: date, scopes: list[tuple[str, Filters]]) -> int:
-    rows: list[DailyMetric] = []
-    at = now()
-    for label, filters in scopes:
-        computed = run(session, defn, Period(day, day), "day", filters, Options())
-        empty = Cell(0.0, None if defn.denominator is None else 0.0)
-        cells = [(label, computed.series.get(day, empty))]
-        if label == "all" and defn.dimension:
-            cells += [
-                (f"{defn.dimension}:{key}", s[day]) for key, s in computed.breakdown.items() if day in s
-            ]
-        for dimension, cell in cells:
-            rows.append(
-                DailyMetric(
-                    metric=defn.name,
-                    day=day,
-                    dimension=dimension[:200],
-                    value=cell.value(defn.scale),
-                    numerator=cell.numerator,
-                    denominator=cell.denominator,
-                    computed_at=at,
-                )
-            )
-    session.execute(delete(DailyMetric).where(DailyMetric.metric == defn.name, DailyMetric.day == day))
-    session.add_all(rows)
-    session.flush()
-    return len(rows)
-
-
-def materialise(session: Session, day: date) -> int:
-    """Store every metric for brand-local `day` (all customers, each source, each department, and each
-    value of the metric's dimension); maturing rates are also refreshed for the week before. Idempotent:
-    a re-run replaces the day's rows. Returns the number of rows written. The caller commits."""
-    scopes = _dimension_filters(session)
-    written = 0
-    for defn in definitions():
-        written += _store_day(session, defn, day, scopes)
-        if defn.name in MATURING:
-            for back in range(1, MATURING_DAYS + 1):
-                written += _store_day(session, defn, day - timedelta(days=back), scopes)
-    return written
 
 
 def stored(session: Session, name: str, start: date, end: date, dimension: str = "all") -> dict[str, Any]:

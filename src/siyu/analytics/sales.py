@@ -105,8 +105,13 @@ def spend_of_new_customers(ctx: Context, people: Any = None) -> tuple[Series, Se
     return cells((r[0], r[1]) for r in rows), cells((r[0], r[2]) for r in rows)
 
 
+def new_customer_spend(ctx: Context) -> tuple[Series, Series]:
+    """`spend_of_new_customers` of the context's population, computed once per context."""
+    return ctx.remember("new_customer_spend", lambda: spend_of_new_customers(ctx))  # type: ignore[no-any-return]
+
+
 def realised_ltv(ctx: Context) -> Computed:
-    revenue, customers = spend_of_new_customers(ctx)
+    revenue, customers = new_customer_spend(ctx)
     return Computed(divide(revenue, customers))
 
 
