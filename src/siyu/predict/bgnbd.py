@@ -24,7 +24,7 @@ from scipy import special  # type: ignore[import-untyped]
 
 from siyu.core.errors import ValidationFailed
 from siyu.predict.data import FrequencyData, Index, Vector, group_codes
-from siyu.predict.fitting import maximise
+from siyu.predict.fitting import maximise, standard_errors
 from siyu.predict.parameters import check_positive
 
 NAMES = ("r", "alpha", "a", "b")
@@ -127,6 +127,13 @@ def fit(data: FrequencyData, start: BGNBD | None = None, *, group: bool = True) 
         found.converged,
         found.message,
     )
+
+
+def parameter_errors(model: BGNBD, data: FrequencyData) -> dict[str, float]:
+    """Standard errors of the parameters of a model fitted to `data` (observed information)."""
+    likelihood = _Likelihood(data.grouped())
+    params = {"r": model.r, "alpha": model.alpha, "a": model.a, "b": model.b}
+    return standard_errors(lambda theta: likelihood(theta, gradient=False)[0], params)
 
 
 def _start(data: FrequencyData) -> Vector:

@@ -104,3 +104,35 @@ def single_threaded_blas() -> Iterator[None]:
         return
     with controller.limit(limits=1, user_api="blas"):
         yield
+
+
+def standard_errors(log_likelihood: Callable[[Vector], float], params: dict[str, float]) -> dict[str, float]:
+    """Asymptotic standard errors at the maximum from the observed information: the central-difference
+    Hessian of the log-likelihood in log-parameters, inverted, mapped back by the delta method."""
+    theta = np.log(list(params.values()))
+    k, step = theta.shape[0], 1e-4
+    hessian = np.empty((k, k))
+    with single_threaded_blas():
+        _fill_hessian(hessian, log_likelihood, theta, step)
+    try:
+        covariance = np.linalg.inv(-hessian)
+    except np.linalg.LinAlgError as exc:
+        raise ValidationFailed("the information matrix is singular at this fit", field="params") from exc
+    spread = np.sqrt(np.clip(np.diag(covariance), 0, None)) * np.exp(theta)
+    return {name: float(v) for name, v in zip(params, spread, strict=True)}
+
+
+def _fill_hessian(
+    hessian: Vector, log_likelihood: Callable[[Vector], float], theta: Vector, step: float
+) -> None:
+    k = theta.shape[0]
+    for i in range(k):
+        for j in range(i, k):
+            e_i, e_j = np.eye(k)[i] * step, np.eye(k)[j] * step
+            value = (
+                log_likelihood(theta + e_i + e_j)
+                - log_likelihood(theta + e_i - e_j)
+                - log_likelihood(theta - e_i + e_j)
+                + log_likelihood(theta - e_i - e_j)
+            ) / (4 * step * step)
+            hessian[i, j] = hessian[j, i] = value

@@ -19,7 +19,7 @@ from scipy import special  # type: ignore[import-untyped]
 
 from siyu.core.errors import ValidationFailed
 from siyu.predict.data import SpendData, Vector, as_vector
-from siyu.predict.fitting import maximise
+from siyu.predict.fitting import maximise, standard_errors
 from siyu.predict.parameters import check_positive
 
 NAMES = ("p", "q", "gamma")
@@ -80,6 +80,14 @@ def fit(data: SpendData, start: GammaGamma | None = None) -> GammaGammaFit:
         found.iterations,
         found.converged,
         found.message,
+    )
+
+
+def parameter_errors(model: GammaGamma, data: SpendData) -> dict[str, float]:
+    """Standard errors of the parameters of a model fitted to `data` (observed information)."""
+    likelihood = _Likelihood(data)
+    return standard_errors(
+        lambda theta: likelihood(theta)[0], {"p": model.p, "q": model.q, "gamma": model.gamma}
     )
 
 

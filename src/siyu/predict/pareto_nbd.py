@@ -23,7 +23,7 @@ from scipy import special  # type: ignore[import-untyped]
 
 from siyu.core.errors import ValidationFailed
 from siyu.predict.data import FrequencyData, Index, Vector, group_codes
-from siyu.predict.fitting import maximise
+from siyu.predict.fitting import maximise, standard_errors
 from siyu.predict.parameters import check_positive
 
 NAMES = ("r", "alpha", "s", "beta")
@@ -108,6 +108,12 @@ def fit(data: FrequencyData, start: ParetoNBD | None = None, *, group: bool = Tr
         found.converged,
         found.message,
     )
+
+
+def parameter_errors(model: ParetoNBD, data: FrequencyData) -> dict[str, float]:
+    """Standard errors of the parameters of a model fitted to `data` (observed information)."""
+    params = {"r": model.r, "alpha": model.alpha, "s": model.s, "beta": model.beta}
+    return standard_errors(_Likelihood(data.grouped()), params)
 
 
 def _start(data: FrequencyData) -> Vector:
