@@ -127,7 +127,7 @@ def test_simulated_weeks_never_exceed_a_budget(policy: Policy, batch: list[int],
     assert max(quotas.values(), default=0) <= policy.daily_quotas["wecom_mass"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(policy=policies(), c=candidates("x"), history=histories, consent=consents, now=minutes)
 def test_a_deferred_slot_is_allowed_by_every_rule(
     policy: Policy, c: Candidate, history: ContactHistory, consent: ConsentView, now: int
@@ -147,7 +147,7 @@ def test_a_deferred_slot_is_allowed_by_every_rule(
         assert d.at is None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(policy=policies(), c=candidates("t"), history=histories, consent=consents, now=minutes)
 def test_transactional_goes_now_whenever_consent_allows(
     policy: Policy, c: Candidate, history: ContactHistory, consent: ConsentView, now: int
@@ -160,7 +160,7 @@ def test_transactional_goes_now_whenever_consent_allows(
         assert d.outcome == "drop" and d.reason in (Reason.CONSENT_DENIED, Reason.UNSUBSCRIBED)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(policy=policies(), c=candidates("u"), history=histories, now=minutes)
 def test_a_refusal_on_the_channel_always_drops(
     policy: Policy, c: Candidate, history: ContactHistory, now: int
