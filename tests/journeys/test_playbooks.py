@@ -78,6 +78,21 @@ def test_welcome_sends_coupon_now_and_the_guide_at_ten_next_morning() -> None:
     assert sim.timers == {}
 
 
+def test_welcome_at_night_still_greets_at_once_but_keeps_the_guide_for_ten() -> None:
+    sim = Sim(playbooks.welcome_new_friend(new_customer_tag_id=1), now=shanghai(2024, 5, 1, 23, 40))
+    sim.start()
+    welcome = sim.of(SendMessage)[0]
+    decision = decide(welcome.candidate("Asia/Shanghai"), ContactHistory(), ConsentView(), Policy(), sim.now)
+    assert (decision.outcome, welcome.urgent) == ("send", True)
+    sim.run_until(shanghai(2024, 5, 2, 10))
+    guide = sim.of(SendMessage)[1]
+    assert guide.created_at == shanghai(2024, 5, 2, 10)
+    history = ContactHistory((SentMessage(welcome.created_at, "wecom", "service"),))
+    assert (
+        decide(guide.candidate("Asia/Shanghai"), history, ConsentView(), Policy(), sim.now).outcome == "send"
+    )
+
+
 def test_welcome_goal_window_closes_without_an_order() -> None:
     sim = Sim(playbooks.welcome_new_friend(new_customer_tag_id=1), now=shanghai(2024, 5, 1, 8))
     sim.start()

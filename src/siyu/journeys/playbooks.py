@@ -25,14 +25,16 @@ def _exit(node_id: str, reason: str) -> dict[str, Any]:
 
 
 def welcome_new_friend(*, new_customer_tag_id: int) -> Definition:
-    """新客欢迎: welcome message with a coupon when the customer adds the advisor, a guide at 10:00."""
+    """新客欢迎: welcome message with a coupon when the customer adds the advisor, a guide at 10:00.
+    The welcome is urgent: it answers the customer's own action and WeCom's welcome_code lasts 20 s."""
     return {
         "name": "新客欢迎 Welcome a new friend",
         "triggers": [{"type": "event", "event": "Contact Added"}],
         "start": "welcome",
         "nodes": [
             _send("welcome", "welcome_coupon", "next_morning", purpose="service", mass=False,
-                  coupon_pool="welcome", expiry={"type": "drop_after", "hours": 1}, label="欢迎语 + 新人券"),
+                  priority="urgent", coupon_pool="welcome", expiry={"type": "drop_after", "hours": 1},
+                  label="欢迎语 + 新人券"),
             {"type": "wait", "id": "next_morning", "delay": {"type": "time_of_day", "at": "10:00"},
              "next": "guide"},
             _send("guide", "style_guide", "tag_new", label="穿搭指南"),
