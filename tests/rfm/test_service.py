@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from siyu.core.settings import get_settings
@@ -151,18 +152,26 @@ def test_incremental_equals_full_for_changed_customers(session: Session, thresho
     assert value_tags(session) == tags_after
 
 
-def test_all_history_reads_customer_stats_and_agrees_with_orders(
-    session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    shop(session)
+def _materialised(session: Session, config: RfmConfig) -> list[tuple[int, ...]]:
+    table = facts.materialise(session, config, NOW)
+    rows = session.execute(text(f"SELECT * FROM {table} ORDER BY customer_id"))
+    out = [tuple(int(v) for v in r) for r in rows]
+    facts.drop(session)
+    return out
+
+
+def test_all_history_reads_customer_stats_and_agrees_with_orders(session: Session) -> None:
+    ids = shop(session)
     base = RfmConfig.from_settings(get_settings())
-    via_orders = facts.load(session, RfmConfig(**{**vars(base), "window_days": 36500}), NOW)
+    long_window = RfmConfig(**{**vars(base), "window_days": 36500})
     all_history = RfmConfig(**{**vars(base), "window_days": 0})
-    assert all_history.uses_stats
-    via_stats = facts.load(session, all_history, NOW)
+    assert all_history.uses_stats and not long_window.uses_stats
+    via_stats = _materialised(session, all_history)
     assert len(via_stats) == 9  # c1's old order counts now
-    for a, b in zip(vars(via_orders).values(), vars(via_stats).values(), strict=True):
-        assert a.tolist() == b.tolist()
+    assert _materialised(session, long_window) == via_stats
+    for config in (long_window, all_history):  # the incremental path reads the same figures
+        found = facts.load(session, config, NOW, list(ids.values()))
+        assert [tuple(int(v) for v in row) for row in zip(*vars(found).values(), strict=True)] == via_stats
 
 
 def test_order_filter_by_source_and_category(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,3 +210,27 @@ def test_summary_lists_every_tier_with_its_label(session: Session) -> None:
     assert tiers["important_value"] == ("重要价值", 2)
     assert tiers["important_win_back"] == ("重要挽留", 2)
     assert tiers["general_win_back"] == ("一般挽留", 0)
+
+
+@pytest.mark.parametrize("high", ["3", "4"])
+def test_sql_scoring_of_full_runs_matches_numpy_scoring_of_refreshes(
+    session: Session, monkeypatch: pytest.MonkeyPatch, high: str
+) -> None:
+    monkeypatch.setenv("SIYU_RFM_HIGH_SCORE", high)
+    get_settings.cache_clear()
+    rnd = random.Random(int(high))
+    messages = []
+    for i in range(60):
+        for j in range(rnd.choice([0, 1, 1, 1, 2, 3, 5])):
+            messages.append(
+                order(f"r{i}", f"r{i}-{j}", rnd.choice([9.9, 99, 120, 500, 1999]), ago(rnd.uniform(0, 400)))
+            )
+        if rnd.random() < 0.1 and messages:
+            messages.append(refund(messages[-1]["userId"], messages[-1]["properties"]["order_id"], ago(0)))
+    feed(session, *messages)
+    service.recompute_all(session, NOW)
+    full, tags_full = scores(session), value_tags(session)
+    assert len(full) > 30 and len({row[-1] for row in full.values()}) >= 4
+    everyone = [cid(session, user) for user in sorted({m["userId"] for m in messages})]
+    assert service.refresh(session, everyone, NOW) == []
+    assert scores(session) == full and value_tags(session) == tags_full

@@ -96,15 +96,23 @@ def _epoch(kind: str, expr: str) -> str:
     return f"CAST(FLOOR(EXTRACT(EPOCH FROM {expr})) AS BIGINT)"
 
 
+def _days_since(kind: str, epoch: str) -> str:
+    """Whole days from `epoch` to the bound `now` (first parameter), never negative."""
+    if kind == "sqlite":
+        return f"max(0, ? - {epoch}) / {DAY_S}"
+    return f"GREATEST(0, CAST(%s AS BIGINT) - {epoch}) / {DAY_S}"
+
+
 def _marks(kind: str, n: int) -> str:
     return ", ".join(["?" if kind == "sqlite" else "%s"] * n)
 
 
 def _stats_sql(kind: str, ids: int) -> str:
     where = f" AND customer_id IN ({_marks(kind, ids)})" if ids else ""
+    recency = _days_since(kind, _epoch(kind, "last_order_at"))
     return (
-        f"SELECT customer_id, orders_count, total_spent_minor, {_epoch(kind, 'last_order_at')}"  # noqa: S608
-        f" FROM customer_stats WHERE orders_count > 0 AND last_order_at IS NOT NULL{where}"
+        f"SELECT customer_id, {recency}, orders_count, total_spent_minor FROM customer_stats"  # noqa: S608
+        f" WHERE orders_count > 0 AND last_order_at IS NOT NULL{where}"
     )
 
 
@@ -121,10 +129,10 @@ def _orders_sql(kind: str, *, since: bool, sources: int, categories: int, ids: i
     if ids:
         where.append(f"o.customer_id IN ({_marks(kind, ids)})")
     frequency = f"SUM(CASE WHEN {counted} THEN 1 ELSE 0 END)"
-    last = _epoch(kind, f"MAX(CASE WHEN {counted} THEN o.completed_at END)")
+    recency = _days_since(kind, _epoch(kind, f"MAX(CASE WHEN {counted} THEN o.completed_at END)"))
     # fragments above come from code; values are bound parameters
     return (
-        f"SELECT o.customer_id, {frequency}, CAST(SUM(o.total_minor - o.refunded_minor) AS BIGINT), {last}"  # noqa: S608
+        f"SELECT o.customer_id, {recency}, {frequency}, CAST(SUM(o.total_minor - o.refunded_minor) AS BIGINT)"  # noqa: S608
         f" FROM orders o WHERE {' AND '.join(where)} GROUP BY o.customer_id HAVING {frequency} > 0"
     )
 
@@ -139,32 +147,66 @@ def _source_ids(session: Session, names: Sequence[str]) -> list[int]:
     return sorted(int(i) for i in found.values())
 
 
-def load(session: Session, config: RfmConfig, now: datetime, ids: Sequence[int] | None = None) -> Facts:
-    """Facts of every RFM customer (`ids=None`, one query) or of these customers (one query per chunk)."""
+def _query(session: Session, config: RfmConfig, now: datetime, ids: int) -> tuple[str, list[Any]]:
+    """SELECT customer_id, recency_days, frequency, monetary (+ its leading parameters; `ids` marks for
+    a customer_id IN list follow them)."""
     kind = fastsql.dialect(session)
+    params: list[Any] = [int(now.timestamp())]
+    if config.uses_stats:
+        return _stats_sql(kind, ids), params
+    sources = _source_ids(session, config.sources) if config.sources else []
+    since = config.window_days > 0
+    if since:
+        params.append(fastsql.db_time(kind, now - timedelta(days=config.window_days)))
+    params += [*sources, *config.categories]
+    sql = _orders_sql(kind, since=since, sources=len(sources), categories=len(config.categories), ids=ids)
+    return sql, params
+
+
+def _arrays(rows: Sequence[Any], columns: int) -> IntArray:
+    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=columns * len(rows))
+    return flat.reshape(len(rows), columns)
+
+
+def load(session: Session, config: RfmConfig, now: datetime, ids: Sequence[int]) -> Facts:
+    """Facts of these customers (one grouped query per 1000 ids), sorted by customer id."""
     conn = session.connection()
     rows: list[Any] = []
-    parts: Sequence[Sequence[int]] = [()] if ids is None else list(chunks(sorted(set(ids)), CHUNK))
-    if config.uses_stats:
-        for part in parts:
-            rows.extend(conn.exec_driver_sql(_stats_sql(kind, len(part)), tuple(part)).fetchall())
-    else:
-        sources = _source_ids(session, config.sources) if config.sources else []
-        since = config.window_days > 0
-        head: list[Any] = [fastsql.db_time(kind, now - timedelta(days=config.window_days))] if since else []
-        head += [*sources, *config.categories]
-        for part in parts:
-            sql = _orders_sql(
-                kind, since=since, sources=len(sources), categories=len(config.categories), ids=len(part)
-            )
-            rows.extend(conn.exec_driver_sql(sql, (*head, *part)).fetchall())
-    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=4 * len(rows))
-    table = flat.reshape(len(rows), 4)
+    for part in chunks(sorted(set(ids)), CHUNK):
+        sql, params = _query(session, config, now, len(part))
+        rows.extend(conn.exec_driver_sql(sql, (*params, *part)).fetchall())
+    table = _arrays(rows, 4)
     table = table[np.argsort(table[:, 0], kind="stable")]  # by customer id, whatever the plan's order
-    recency = np.maximum((int(now.timestamp()) - table[:, 3]) // DAY_S, 0)
-    return Facts(
-        customer_id=np.ascontiguousarray(table[:, 0]),
-        recency_days=recency,
-        frequency=np.ascontiguousarray(table[:, 1]),
-        monetary=np.ascontiguousarray(table[:, 2]),
+    return Facts(*(np.ascontiguousarray(table[:, i]) for i in range(4)))
+
+
+TEMP = {"sqlite": "temp.rfm_facts", "postgresql": "pg_temp.rfm_facts"}
+
+
+def materialise(session: Session, config: RfmConfig, now: datetime) -> str:
+    """Every RFM customer's facts into a temporary table (one grouped query, nothing through Python);
+    returns its name. Drop it with `drop`."""
+    kind = fastsql.dialect(session)
+    name = TEMP[kind]
+    conn = session.connection()
+    drop(session)
+    commit = " ON COMMIT DROP" if kind == "postgresql" else ""
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {name.split('.')[1]} (customer_id BIGINT, recency_days INTEGER,"
+        f" frequency INTEGER, monetary BIGINT){commit}"
     )
+    sql, params = _query(session, config, now, 0)
+    conn.exec_driver_sql(f"INSERT INTO {name} {sql}", tuple(params))
+    return name
+
+
+def values(session: Session) -> tuple[IntArray, IntArray, IntArray]:
+    """recency_days, frequency, monetary of the materialised facts (for the quintile cut points)."""
+    name = TEMP[fastsql.dialect(session)]
+    rows = session.connection().exec_driver_sql(f"SELECT recency_days, frequency, monetary FROM {name}")  # noqa: S608
+    table = _arrays(rows.fetchall(), 3)
+    return table[:, 0], table[:, 1], table[:, 2]
+
+
+def drop(session: Session) -> None:
+    session.connection().exec_driver_sql(f"DROP TABLE IF EXISTS {TEMP[fastsql.dialect(session)]}")
