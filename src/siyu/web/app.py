@@ -25,6 +25,7 @@ ROUTERS = (
     "siyu.journeys.api",
     "siyu.messaging.api",
     "siyu.analytics.api",
+    "siyu.predict.api",
     "siyu.web.console",
 )
 
