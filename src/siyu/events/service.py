@@ -25,6 +25,7 @@ from siyu.core.pii import get_vault
 from siyu.core.settings import get_settings
 from siyu.events.ingest import IngestReport, ingest
 from siyu.events.spec import parse_time
+from siyu.segments.queue import enqueue_now
 
 _source_cache: dict[str, tuple[int, float]] = {}
 _CACHE_SECONDS = 30.0
@@ -130,6 +131,7 @@ def ingest_request(source_id: int, raws: list[Any], sent_at: Any, forced_type: s
                     batch_sent_at=batch_sent_at,
                     forced_type=forced_type,
                 )
+                enqueue_now(session, report.customer_ids, received_at)  # segments re-evaluate them
                 session.commit()
             return report
         except (IntegrityError, OperationalError):
