@@ -18,6 +18,7 @@ from siyu.core.errors import Conflict, NotFound
 from siyu.customers import stats, traits
 from siyu.customers.tables import Customer, Identity, Merge, TraitChange
 from siyu.events.tables import Event
+from siyu.segments.queue import enqueue_now
 
 MOVABLE: dict[str, Any] = {
     "identities": Identity,
@@ -101,6 +102,7 @@ def _rematerialise(session: Session, customer_ids: list[int]) -> None:
     for cid in customer_ids:
         traits.rebuild(session, cid)
         stats.rebuild(session, cid)
+    enqueue_now(session, customer_ids, now(), "merge")  # segments and rule tags follow the moved data
 
 
 def lineage(session: Session, customer_id: int) -> list[Merge]:
