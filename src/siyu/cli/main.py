@@ -1,4 +1,4 @@
-"""`siyu` command line: serve, database, sources, tokens, import, demo, bench."""
+"""`siyu` command line: serve, worker, database, sources, tokens, import, demo, bench."""
 
 from __future__ import annotations
 
@@ -81,15 +81,46 @@ def serve(
     upgrade(settings.database_url)
     if settings.is_sqlite:
         workers = 1
-    uvicorn.run(
-        "siyu.web.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    background = None
+    if settings.inprocess_worker:  # segments, rule tags, scheduled jobs; SIYU_INPROCESS_WORKER=false to skip
+        from siyu.worker.runner import WorkerThread
+
+        background = WorkerThread().start()
+    try:
+        uvicorn.run(
+            "siyu.web.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if background is not None:
+            background.stop()
+
+
+@app.command()
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run every due job once, then exit"),
+) -> None:
+    """Run the background worker (segment queue, time re-checks, scheduled jobs) until Ctrl-C / SIGTERM.
+    Several may run against PostgreSQL; on SQLite `siyu serve` already runs one."""
+    import signal
+
+    from siyu.migrations import upgrade
+    from siyu.worker.runner import Worker
+
+    upgrade(get_settings().database_url)
+    runner = Worker()
+    if once:
+        console.print(f"work done: {runner.run_once()}")
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: runner.stop())
+    console.print(f"worker running: {', '.join(j.name for j in runner.jobs)}")
+    runner.run_forever()
 
 
 def _register_optional() -> None:
