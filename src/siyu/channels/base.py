@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from siyu.core import clock
 from siyu.core.errors import ValidationFailed
-
-Purpose = Literal["transactional", "service", "marketing"]
+from siyu.messaging.policy import Purpose as Purpose  # one definition; channels speak the governor's
 
 
 class SendStatus(StrEnum):
