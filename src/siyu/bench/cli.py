@@ -74,3 +74,44 @@ def _print_table(figures: dict[str, Any]) -> None:
     for key, value in figures.items():
         table.add_row(key, str(value))
     Console().print(table)
+
+
+@bench_app.command("models")
+def models(
+    customers: int = typer.Option(1_000_000, "--customers", min=100, help="Simulated customers per model"),
+    seed: int = typer.Option(7, "--seed", help="Seed of the simulation"),
+    cdnow: Path = typer.Option(
+        Path("../shared/data/cdnow/CDNOW_sample.txt"), "--cdnow", help="CDNOW sample for the real-data fits"
+    ),
+    lifetimes: bool = typer.Option(
+        True, "--lifetimes/--no-lifetimes", help="Time lifetimes on the same data"
+    ),
+    lifetimes_customers: int = typer.Option(
+        0, "--lifetimes-customers", min=0, help="Simulated customers lifetimes fits (0: all)"
+    ),
+    venv: Path = typer.Option(
+        Path("var/bench-venv"), "--venv", help="lifetimes' own virtualenv (made if missing)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON on stdout"),
+) -> None:
+    """BG/NBD, Pareto/NBD, Gamma-Gamma: fit time, memory, scoring throughput; lifetimes side by side."""
+    from siyu.bench.models import ModelsOptions, run
+
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    options = ModelsOptions(
+        customers=customers,
+        seed=seed,
+        cdnow=cdnow if cdnow.is_file() else None,
+        lifetimes=lifetimes,
+        lifetimes_customers=lifetimes_customers or None,
+        venv=venv,
+    )
+    console = Console(stderr=True)
+    if not cdnow.is_file():
+        console.print(f"[yellow]no CDNOW sample at {cdnow}: skipping the real-data fits[/yellow]")
+    with console.status("starting") as status:
+        figures = run(options, lambda phase: status.update(phase))
+    if as_json:
+        sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        _print_table({k: v for k, v in figures.items() if not isinstance(v, dict)})
