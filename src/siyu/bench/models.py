@@ -27,15 +27,14 @@ import psutil
 from siyu.bench.ingest import _code_version
 from siyu.predict import bgnbd, gamma_gamma, pareto_nbd
 from siyu.predict.cdnow import CALIBRATION_END, load_cdnow
-from siyu.predict.data import FrequencyData
+from siyu.predict.data import FrequencyData, SpendData
 from siyu.predict.simulate import simulate_bgnbd, simulate_pareto_nbd, simulate_spend
 from siyu.predict.summary import rfm_summary
 
-TRUTH = {  # CDNOW's published fits, so the simulated base looks like a real one (time in weeks)
-    "bgnbd": bgnbd.BGNBD(r=0.243, alpha=4.414, a=0.793, b=2.426),
-    "pareto_nbd": pareto_nbd.ParetoNBD(r=0.553, alpha=10.578, s=0.606, beta=11.669),
-    "gamma_gamma": gamma_gamma.GammaGamma(p=6.25, q=3.74, gamma=15.44),
-}
+# CDNOW's published fits, so the simulated base looks like a real one (time in weeks)
+TRUE_BG = bgnbd.BGNBD(r=0.243, alpha=4.414, a=0.793, b=2.426)
+TRUE_PN = pareto_nbd.ParetoNBD(r=0.553, alpha=10.578, s=0.606, beta=11.669)
+TRUE_GG = gamma_gamma.GammaGamma(p=6.25, q=3.74, gamma=15.44)
 HORIZON_WEEKS = 52.0  # scoring: P(alive) and expected purchases over the next year
 LIFETIMES = "lifetimes==0.11.3"
 T = TypeVar("T")
@@ -98,34 +97,42 @@ def _recovery(truth: object, fitted: object, errors: dict[str, float]) -> dict[s
     }
 
 
+def _stage(
+    fit: Callable[[], Any], errors: Callable[[Any], dict[str, float]], truth: object, rss: _PeakRss
+) -> tuple[Any, dict[str, Any]]:
+    """Fit once, timed and watched; then the parameter recovery with its standard errors."""
+    fitted, seconds, peak = _timed(fit, rss)
+    entry = {
+        "fit_s": round(seconds, 3),
+        "peak_rss_mb": round(peak, 1),
+        "log_likelihood": fitted.log_likelihood,
+    }
+    entry |= {"iterations": fitted.iterations, "converged": fitted.converged}
+    return fitted, entry | _recovery(truth, fitted.model, errors(fitted.model))
+
+
 def run(options: ModelsOptions, show: Callable[[str], None]) -> dict[str, Any]:
     rss, n = _PeakRss(), options.customers
     load_before = os.getloadavg()[0]
     ages = np.random.default_rng(options.seed).integers(1, 366, n) / 7  # first purchases over a year
     show("simulating customers")
-    bg_data = simulate_bgnbd(TRUTH["bgnbd"], ages, options.seed + 1, resolution=1 / 7)  # type: ignore[arg-type]
-    pn_data = simulate_pareto_nbd(TRUTH["pareto_nbd"], ages, options.seed + 2, resolution=1 / 7)  # type: ignore[arg-type]
-    repeat = bg_data.x[bg_data.x > 0]
-    spend = simulate_spend(TRUTH["gamma_gamma"], repeat, options.seed + 3)  # type: ignore[arg-type]
-    stages: dict[str, Any] = {}
+    bg_data = simulate_bgnbd(TRUE_BG, ages, options.seed + 1, resolution=1 / 7)
+    pn_data = simulate_pareto_nbd(TRUE_PN, ages, options.seed + 2, resolution=1 / 7)
+    spend = simulate_spend(TRUE_GG, bg_data.x[bg_data.x > 0], options.seed + 3)
     show("fitting BG/NBD")
-    bg, bg_s, bg_rss = _timed(lambda: bgnbd.fit(bg_data), rss)
-    stages["bgnbd"] = {"fit_s": bg_s, "peak_rss_mb": bg_rss, "log_likelihood": bg.log_likelihood}
-    stages["bgnbd"] |= {"iterations": bg.iterations, "distinct_rows": int(bg_data.grouped().x.shape[0])}
-    stages["bgnbd"] |= _recovery(TRUTH["bgnbd"], bg.model, bgnbd.parameter_errors(bg.model, bg_data))
+    bg, bg_entry = _stage(
+        lambda: bgnbd.fit(bg_data), lambda m: bgnbd.parameter_errors(m, bg_data), TRUE_BG, rss
+    )
+    bg_entry["distinct_rows"] = int(bg_data.grouped().x.shape[0])
     show("fitting Pareto/NBD")
-    pn, pn_s, pn_rss = _timed(lambda: pareto_nbd.fit(pn_data), rss)
-    stages["pareto_nbd"] = {"fit_s": pn_s, "peak_rss_mb": pn_rss, "log_likelihood": pn.log_likelihood}
-    stages["pareto_nbd"] |= {"iterations": pn.iterations}
-    stages["pareto_nbd"] |= _recovery(
-        TRUTH["pareto_nbd"], pn.model, pareto_nbd.parameter_errors(pn.model, pn_data)
+    pn, pn_entry = _stage(
+        lambda: pareto_nbd.fit(pn_data), lambda m: pareto_nbd.parameter_errors(m, pn_data), TRUE_PN, rss
     )
     show("fitting Gamma-Gamma")
-    gg, gg_s, gg_rss = _timed(lambda: gamma_gamma.fit(spend), rss)
-    stages["gamma_gamma"] = {"fit_s": gg_s, "peak_rss_mb": gg_rss, "customers": int(repeat.shape[0])}
-    stages["gamma_gamma"] |= _recovery(
-        TRUTH["gamma_gamma"], gg.model, gamma_gamma.parameter_errors(gg.model, spend)
+    _, gg_entry = _stage(
+        lambda: gamma_gamma.fit(spend), lambda m: gamma_gamma.parameter_errors(m, spend), TRUE_GG, rss
     )
+    gg_entry["customers"] = int(spend.x.shape[0])
     show("scoring")
     scoring = {
         "bgnbd": _scoring(lambda: _score(bg.model, bg_data), n, rss),
@@ -134,22 +141,22 @@ def run(options: ModelsOptions, show: Callable[[str], None]) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "customers": n,
         "seed": options.seed,
-        "bgnbd_fit_s": round(bg_s, 3),
-        "pareto_nbd_fit_s": round(pn_s, 3),
-        "gamma_gamma_fit_s": round(gg_s, 3),
+        "bgnbd_fit_s": bg_entry["fit_s"],
+        "pareto_nbd_fit_s": pn_entry["fit_s"],
+        "gamma_gamma_fit_s": gg_entry["fit_s"],
         "scoring_per_s": scoring["bgnbd"]["customers_per_s"],
         "lifetimes_fit_s": None,
         "speedup_vs_lifetimes": None,
-        "models": stages,
+        "models": {"bgnbd": bg_entry, "pareto_nbd": pn_entry, "gamma_gamma": gg_entry},
         "scoring": scoring,
     }
+    cdnow = None
     if options.cdnow is not None:
         show("CDNOW fits")
-        figures["cdnow"] = _cdnow(options.cdnow, options.repeats)
+        figures["cdnow"], *arrays = _cdnow(options.cdnow, options.repeats)
+        cdnow = (figures["cdnow"], *arrays)
     if options.lifetimes:
-        figures |= _against_lifetimes(options, figures.get("cdnow"), bg_data, bg, bg_s, show)
-    if "cdnow" in figures:
-        figures["cdnow"].pop("_arrays", None)
+        figures |= _against_lifetimes(options, cdnow, bg_data, bg, bg_entry["fit_s"], show)
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     figures["host"] = {
         "cpus": os.cpu_count(),
@@ -159,7 +166,7 @@ def run(options: ModelsOptions, show: Callable[[str], None]) -> dict[str, Any]:
         "numpy": np.__version__,
     }
     figures["targets"] = {
-        "bgnbd_fit_1m_le_10s": n >= 1_000_000 and bg_s <= 10,
+        "bgnbd_fit_1m_le_10s": n >= 1_000_000 and bg_entry["fit_s"] <= 10,
         "speedup_ge_5x": (figures["speedup_vs_lifetimes"] or 0) >= 5,
         "scoring_ge_1m_per_s": figures["scoring_per_s"] >= 1_000_000,
     }
@@ -181,7 +188,7 @@ def _scoring(work: Callable[[], None], n: int, rss: _PeakRss) -> dict[str, float
     }
 
 
-def _cdnow(path: Path, repeats: int) -> dict[str, Any]:
+def _cdnow(path: Path, repeats: int) -> tuple[dict[str, Any], FrequencyData, SpendData]:
     """Our three fits on the CDNOW sample, each timed `repeats` times (median)."""
     summary = rfm_summary(
         load_cdnow(path), customer="customer", date="date", amount="amount", calibration_end=CALIBRATION_END
@@ -192,7 +199,7 @@ def _cdnow(path: Path, repeats: int) -> dict[str, Any]:
         "pareto_nbd": lambda: pareto_nbd.fit(data),
         "gamma_gamma": lambda: gamma_gamma.fit(spend),
     }
-    out: dict[str, Any] = {"_arrays": (data, spend)}
+    out: dict[str, Any] = {}
     for name, work in fits.items():
         times, result = [], None
         for _ in range(repeats):
@@ -201,7 +208,7 @@ def _cdnow(path: Path, repeats: int) -> dict[str, Any]:
             times.append(time.perf_counter() - started)
         out[name] = {"fit_s": round(statistics.median(times), 4), "params": _params(result.model)}  # type: ignore[union-attr]
         out[name]["log_likelihood"] = result.log_likelihood  # type: ignore[union-attr]
-    return out
+    return out, data, spend
 
 
 def lifetimes_python(venv: Path) -> Path:
@@ -249,7 +256,7 @@ RENAME = {"gamma_gamma": {"v": "gamma"}}  # lifetimes calls Gamma-Gamma's γ "v"
 
 def _against_lifetimes(
     options: ModelsOptions,
-    cdnow: dict[str, Any] | None,
+    cdnow: tuple[dict[str, Any], FrequencyData, SpendData] | None,
     simulated: FrequencyData,
     ours: bgnbd.BGNBDFit,
     ours_s: float,
@@ -266,7 +273,7 @@ def _against_lifetimes(
         ours_s = time.perf_counter() - started
     arrays = {"sim_x": subset.x, "sim_tx": subset.t_x, "sim_T": subset.T}
     if cdnow is not None:
-        data, spend = cdnow.pop("_arrays")
+        _, data, spend = cdnow
         arrays |= {"cd_x": data.x, "cd_tx": data.t_x, "cd_T": data.T, "cd_sx": spend.x, "cd_m": spend.m_x}
     show(f"lifetimes fitting (CDNOW and {n:,} simulated customers)")
     with tempfile.TemporaryDirectory(prefix="siyu-bench-") as folder:
@@ -279,7 +286,7 @@ def _against_lifetimes(
         raise RuntimeError(f"lifetimes failed:\n{done.stderr[-2000:]}")
     theirs = json.loads(done.stdout.strip().splitlines()[-1])
     if cdnow is not None:
-        _compare_cdnow(cdnow, theirs["cdnow"], data, spend)
+        _compare_cdnow(cdnow[0], theirs["cdnow"], data, spend)
     their_bg = theirs["simulated_bgnbd"]
     their_model = bgnbd.BGNBD(**their_bg["params"])
     return {
@@ -303,7 +310,9 @@ def _against_lifetimes(
     }
 
 
-def _compare_cdnow(ours: dict[str, Any], theirs: dict[str, Any], data: FrequencyData, spend: Any) -> None:
+def _compare_cdnow(
+    ours: dict[str, Any], theirs: dict[str, Any], data: FrequencyData, spend: SpendData
+) -> None:
     """Adds lifetimes' figures to each CDNOW model, with its parameters' log-likelihood by our formula."""
     models = {"bgnbd": bgnbd.BGNBD, "pareto_nbd": pareto_nbd.ParetoNBD, "gamma_gamma": gamma_gamma.GammaGamma}
     for name, entry in ours.items():
