@@ -76,6 +76,42 @@ def _print_table(figures: dict[str, Any]) -> None:
     Console().print(table)
 
 
+@bench_app.command("segments")
+def segments(
+    customers: int = typer.Option(1_000_000, "--customers", min=1, help="Customers to generate"),
+    events: int = typer.Option(10_000_000, "--events", min=1, help="Events to generate (over ~365 days)"),
+    seed: int = typer.Option(7, "--seed", help="Seed of the generated brand"),
+    database_url: str = typer.Option(None, "--database-url", help="Use this database (loaded if empty)"),
+    postgres: bool = typer.Option(False, "--postgres", help="Use a throwaway PostgreSQL (default: SQLite)"),
+    keep: Path = typer.Option(None, "--keep", help="Keep the database in this folder; reused next time"),
+    samples: int = typer.Option(200, "--samples", min=0, help="Timed incremental events (0: skip)"),
+    previews: int = typer.Option(5, "--previews", min=1, help="Previews of each definition"),
+    server_log: Path = typer.Option(None, "--server-log", help="Keep a copy of the server's output here"),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON on stdout"),
+) -> None:
+    """Segments, RFM and lifecycle at scale: bulk-generated brand, full rebuilds, incremental over HTTP."""
+    from siyu.bench.segments import SegmentsOptions, run
+
+    if database_url and (postgres or keep):
+        raise typer.BadParameter("--database-url excludes --postgres and --keep", param_hint="--database-url")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    options = SegmentsOptions(
+        customers, events, seed, database_url, postgres, keep, samples, previews, server_log=server_log
+    )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("starting", total=1)
+
+        def show(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=phase, completed=done, total=max(total, 1))
+
+        figures = run(options, show)
+    if as_json:
+        sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        _print_table(figures)
+
+
 @bench_app.command("models")
 def models(
     customers: int = typer.Option(1_000_000, "--customers", min=100, help="Simulated customers per model"),
