@@ -135,3 +135,8 @@ def test_parameters_must_be_positive(bad: float) -> None:
     with pytest.raises(ValidationFailed) as caught:
         BGNBD(r=0.2, alpha=bad, a=0.8, b=2.4)
     assert caught.value.field == "alpha"
+
+
+def test_no_repeat_purchase_cannot_be_fitted() -> None:
+    with pytest.raises(ValidationFailed, match="no customer made a repeat purchase"):
+        bgnbd.fit(FrequencyData([0, 0], [0, 0], [3, 5]))

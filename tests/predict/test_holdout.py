@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
+import polars as pl
 import pytest
 
 from siyu.predict.holdout import compare
 from siyu.predict.report import as_dict, fit_all
-from siyu.predict.summary import CustomerSummary
+from siyu.predict.summary import CustomerSummary, rfm_summary
 
 
 def test_classes_and_totals() -> None:
@@ -35,3 +38,20 @@ def test_cdnow_report(cdnow: CustomerSummary) -> None:
     # each model's class means are its per-customer predictions averaged, so the totals agree
     total = sum(c.customers * c.predicted["bgnbd"] for c in classes.values())
     assert total == pytest.approx(out["holdout"]["bgnbd"])
+
+
+def test_spend_left_out_with_a_note_when_no_repeat_purchase_was_paid() -> None:
+    orders = pl.DataFrame(
+        {
+            "customer": ["a", "b", "c", "d", "a"],
+            "day": [date(2024, 1, d) for d in (1, 3, 5, 7, 20)],
+            "paid": [5.0, 6.0, 7.0, 8.0, 0.0],  # a's repeat purchase was free
+        }
+    )
+    summary = rfm_summary(
+        orders, customer="customer", date="day", amount="paid", calibration_end=date(2024, 1, 31)
+    )
+    report = fit_all(summary)
+    assert report.gamma_gamma is None and report.holdout is None
+    assert report.notes[-1] == "Gamma-Gamma left out: 0 customers with repeat purchases and spend"
+    assert as_dict(report)["gamma_gamma"] is None

@@ -108,3 +108,8 @@ def test_last_purchase_at_T_means_alive() -> None:
         CDNOW_FIT.conditional_expected_purchases(-3, ROWS)
     with pytest.raises(ValidationFailed):
         ParetoNBD(r=0.5, alpha=1.0, s=-0.1, beta=1.0)
+
+
+def test_no_repeat_purchase_cannot_be_fitted() -> None:
+    with pytest.raises(ValidationFailed, match="no customer made a repeat purchase"):
+        pareto_nbd.fit(FrequencyData([0, 0], [0, 0], [3, 5]))

@@ -115,6 +115,10 @@ class BGNBDFit:
 
 def fit(data: FrequencyData, start: BGNBD | None = None, *, group: bool = True) -> BGNBDFit:
     """Maximum-likelihood fit; `group` merges identical (x, t_x, T) rows first (same answer, faster)."""
+    if not np.any(data.x > 0):
+        raise ValidationFailed(
+            "no customer made a repeat purchase: the model cannot be fitted", field="frequency"
+        )
     work = data.grouped() if group else data
     theta0 = np.log([start.r, start.alpha, start.a, start.b]) if start else _start(work)
     likelihood = _Likelihood(work)

@@ -80,6 +80,8 @@ def fit(
         where = f" (field: {exc.field})" if exc.field else ""
         console.print(f"[red]error[/red]: {escape(exc.message)}{escape(where)}")
         raise typer.Exit(code=2) from exc
+    for note in report.notes:
+        console.print(f"[yellow]note[/yellow]: {escape(note)}")
     if as_json:
         sys.stdout.write(orjson.dumps(as_dict(report), option=orjson.OPT_INDENT_2).decode() + "\n")
         return

@@ -46,13 +46,15 @@ def maximise(
     scale = 1.0 / customers
 
     def objective_with_gradient(theta: Vector) -> tuple[float, Vector]:
-        value, grad = log_likelihood(theta)  # type: ignore[misc]
+        with np.errstate(all="ignore"):  # a step into overflow is answered below, not warned about
+            value, grad = log_likelihood(theta)  # type: ignore[misc]
         if not np.isfinite(value) or not np.all(np.isfinite(grad)):
             return 1e300, np.zeros_like(theta)
         return -value * scale, -np.asarray(grad) * scale
 
     def objective(theta: Vector) -> float:
-        value = float(log_likelihood(theta))  # type: ignore[arg-type]
+        with np.errstate(all="ignore"):
+            value = float(log_likelihood(theta))  # type: ignore[arg-type]
         return -value * scale if np.isfinite(value) else 1e300
 
     with single_threaded_blas():

@@ -97,6 +97,10 @@ class ParetoNBDFit:
 
 def fit(data: FrequencyData, start: ParetoNBD | None = None, *, group: bool = True) -> ParetoNBDFit:
     """Maximum-likelihood fit (numerical gradient); `group` merges identical (x, t_x, T) rows first."""
+    if not np.any(data.x > 0):
+        raise ValidationFailed(
+            "no customer made a repeat purchase: the model cannot be fitted", field="frequency"
+        )
     work = data.grouped() if group else data
     theta0 = start.theta if start else _start(work)
     found = maximise(NAMES, _Likelihood(work), theta0, work.customers, gradient=False)

@@ -7,9 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
+
 from siyu.predict import bgnbd, gamma_gamma, pareto_nbd
 from siyu.predict.holdout import HoldoutComparison, compare
 from siyu.predict.summary import CustomerSummary
+
+MIN_SPEND_CUSTOMERS = 3  # Gamma-Gamma has three parameters
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,7 @@ class FitReport:
     pareto_nbd: pareto_nbd.ParetoNBDFit
     gamma_gamma: gamma_gamma.GammaGammaFit | None
     holdout: HoldoutComparison | None
+    notes: list[str]  # what the reader should know: a fit that did not converge, a model left out
 
 
 def fit_all(summary: CustomerSummary, *, spend: bool = True) -> FitReport:
@@ -26,7 +31,20 @@ def fit_all(summary: CustomerSummary, *, spend: bool = True) -> FitReport:
     data = summary.frequency_data()
     purchases = bgnbd.fit(data)
     pareto = pareto_nbd.fit(data)
-    spend_fit = gamma_gamma.fit(summary.spend_data()) if spend else None
+    notes = [
+        f"{name} stopped before converging: {fitted.message}"
+        for name, fitted in (("BG/NBD", purchases), ("Pareto/NBD", pareto))
+        if not fitted.converged
+    ]
+    spend_fit = None
+    if spend:
+        repeat = summary.frame.filter((pl.col("frequency") > 0) & (pl.col("monetary_value") > 0)).height
+        if repeat >= MIN_SPEND_CUSTOMERS:
+            spend_fit = gamma_gamma.fit(summary.spend_data())
+            if not spend_fit.converged:
+                notes.append(f"Gamma-Gamma stopped before converging: {spend_fit.message}")
+        else:
+            notes.append(f"Gamma-Gamma left out: {repeat} customers with repeat purchases and spend")
     holdout = None
     if summary.holdout_length is not None:
         t = summary.holdout_length
@@ -35,7 +53,7 @@ def fit_all(summary: CustomerSummary, *, spend: bool = True) -> FitReport:
             "pareto_nbd": pareto.model.conditional_expected_purchases(t, data),
         }
         holdout = compare(data.x, summary.holdout_actual(), predicted)
-    return FitReport(summary, purchases, pareto, spend_fit, holdout)
+    return FitReport(summary, purchases, pareto, spend_fit, holdout, notes)
 
 
 def as_dict(report: FitReport) -> dict[str, Any]:
