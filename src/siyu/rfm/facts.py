@@ -201,10 +201,18 @@ def materialise(session: Session, config: RfmConfig, now: datetime) -> str:
 
 
 def values(session: Session) -> tuple[IntArray, IntArray, IntArray]:
-    """recency_days, frequency, monetary of the materialised facts (for the quintile cut points)."""
-    name = TEMP[fastsql.dialect(session)]
-    rows = session.connection().exec_driver_sql(f"SELECT recency_days, frequency, monetary FROM {name}")  # noqa: S608
-    table = _arrays(rows.fetchall(), 3)
+    """recency_days, frequency, monetary of the materialised facts (for the quintile cut points), read
+    with the driver directly: COPY text parsed by NumPy on PostgreSQL, a plain cursor on SQLite."""
+    kind = fastsql.dialect(session)
+    sql = f"SELECT recency_days, frequency, monetary FROM {TEMP[kind]}"  # noqa: S608
+    raw: Any = session.connection().connection.driver_connection
+    if kind == "postgresql":
+        with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT") as copy:
+            text = b"".join(bytes(block) for block in copy).decode()
+        flat = np.fromstring(text, dtype=np.int64, sep=" ") if text else np.empty(0, dtype=np.int64)
+        table = flat.reshape(-1, 3)
+    else:
+        table = _arrays(raw.execute(sql).fetchall(), 3)
     return table[:, 0], table[:, 1], table[:, 2]
 
 

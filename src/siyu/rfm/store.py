@@ -46,10 +46,10 @@ def rewrite(session: Session, facts_table: str, cuts: CutPoints, high_score: int
     f = _score_sql("frequency", cuts.frequency, "f", params, higher_is_better=True)
     m = _score_sql("monetary", cuts.monetary, "m", params, higher_is_better=True)
     bits = (
-        "CASE WHEN m >= :high THEN 4 ELSE 0 END + CASE WHEN r >= :high THEN 2 ELSE 0 END"
-        " + CASE WHEN f >= :high THEN 1 ELSE 0 END"
+        "(CASE WHEN m >= :high THEN 4 ELSE 0 END + CASE WHEN r >= :high THEN 2 ELSE 0 END"
+        " + CASE WHEN f >= :high THEN 1 ELSE 0 END)"
     )
-    tier = "CASE " + " ".join(f"WHEN {bits} = {b} THEN '{code}'" for b, code in _BITS.items()) + " END"
+    tier = f"CASE {bits} " + " ".join(f"WHEN {b} THEN '{code}'" for b, code in _BITS.items()) + " END"
     session.execute(text("DELETE FROM rfm_scores"))
     # expressions are built from code and cut points travel as parameters
     sql = (
@@ -97,33 +97,43 @@ def tier_tags(session: Session) -> dict[str, int]:
     }
 
 
-_MISSING_TAG = (
-    "SELECT s.customer_id FROM rfm_scores s JOIN customers c ON c.id = s.customer_id"
-    " WHERE s.tier = :tier AND c.merged_into_id IS NULL"
-    " AND NOT EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = s.customer_id AND t.tag_id = :tag)"
-)
-_UNSCORED = (
-    "SELECT t.customer_id FROM customer_tags t JOIN customers c ON c.id = t.customer_id"
-    " WHERE t.tag_id = :tag AND c.merged_into_id IS NULL"
-    " AND NOT EXISTS (SELECT 1 FROM rfm_scores s WHERE s.customer_id = t.customer_id)"
-)
+def _tier_to_tag(ids: dict[str, int], params: dict[str, Any]) -> str:
+    params.update({f"tag_{code}": tag_id for code, tag_id in ids.items()})
+    return "CASE s.tier " + " ".join(f"WHEN '{code}' THEN :tag_{code}" for code in ids) + " END"
 
 
 def sync_tags(session: Session, scope: Sequence[int] | None, now: datetime, *, reason: str) -> None:
     """Bring the value tags of the customers in `scope` (everyone when None) in line with `rfm_scores`:
     each scored customer carries their tier's tag (the exclusive group drops the old one), an unscored
-    customer none. Customers merged into another are the merge's business and are left alone."""
-    parts: list[Sequence[int] | None] = [None] if scope is None else list(chunks(scope, CHUNK))
-    for code, tag_id in tier_tags(session).items():
-        add: list[int] = []
-        remove: list[int] = []
-        for part in parts:
-            missing, unscored = text(_MISSING_TAG), text(_UNSCORED)
-            if part is not None:
-                ids: BindParameter[list[int]] = bindparam("ids", list(part), expanding=True)
-                missing = text(_MISSING_TAG + " AND s.customer_id IN :ids").bindparams(ids)
-                unscored = text(_UNSCORED + " AND t.customer_id IN :ids").bindparams(ids)
-            add += session.scalars(missing, {"tier": code, "tag": tag_id})
-            remove += session.scalars(unscored, {"tag": tag_id})
-        if add or remove:
-            tags.apply(session, tag_id, add=add, remove=remove, actor=ACTOR, reason=reason, at=now)
+    customer none; two anti-join queries find the differences. Customers merged into another are the
+    merge's business and are left alone (they have no orders, so no score)."""
+    ids = tier_tags(session)
+    code_of = {tag_id: code for code, tag_id in ids.items()}
+    params: dict[str, Any] = {}
+    missing = (
+        "SELECT s.customer_id, s.tier FROM rfm_scores s WHERE NOT EXISTS (SELECT 1 FROM customer_tags t"  # noqa: S608 (codes and marks only)
+        f" WHERE t.customer_id = s.customer_id AND t.tag_id = {_tier_to_tag(ids, params)})"
+    )
+    unscored = (
+        "SELECT t.customer_id, t.tag_id FROM customer_tags t JOIN customers c ON c.id = t.customer_id"
+        " WHERE t.tag_id IN :tags AND c.merged_into_id IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM rfm_scores s WHERE s.customer_id = t.customer_id)"
+    )
+    tag_list: BindParameter[list[int]] = bindparam("tags", list(ids.values()), expanding=True)
+    add: dict[str, list[int]] = {code: [] for code in ids}
+    remove: dict[str, list[int]] = {code: [] for code in ids}
+    for part in [None] if scope is None else chunks(scope, CHUNK):
+        q_missing, q_unscored = text(missing), text(unscored).bindparams(tag_list)
+        if part is not None:
+            within: BindParameter[list[int]] = bindparam("ids", list(part), expanding=True)
+            q_missing = text(missing + " AND s.customer_id IN :ids").bindparams(within)
+            q_unscored = text(unscored + " AND t.customer_id IN :ids").bindparams(tag_list, within)
+        for cid, code in session.execute(q_missing, params):
+            add[str(code)].append(int(cid))
+        for cid, tag_id in session.execute(q_unscored):
+            remove[code_of[int(tag_id)]].append(int(cid))
+    for code, tag_id in ids.items():
+        if add[code] or remove[code]:
+            tags.apply(
+                session, tag_id, add=add[code], remove=remove[code], actor=ACTOR, reason=reason, at=now
+            )

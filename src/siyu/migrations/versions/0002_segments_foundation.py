@@ -154,9 +154,6 @@ def upgrade() -> None:
         sa.Column("m", sa.SmallInteger(), nullable=False),
         sa.Column("tier", sa.String(length=32), nullable=False),
         sa.Column("computed_at", siyu.core.database.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"], name=op.f("fk_rfm_scores_customer_id_customers")
-        ),
         sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_rfm_scores")),
     )
     with op.batch_alter_table("rfm_scores", schema=None) as batch_op:
