@@ -7,7 +7,9 @@ from siyu.consent import tables as consent_tables
 from siyu.core.database import Base
 from siyu.customers import tables as customer_tables
 from siyu.events import tables as event_tables
+from siyu.journeys import tables as journey_tables
 from siyu.lifecycle import tables as lifecycle_tables
+from siyu.messaging import tables as messaging_tables
 from siyu.rfm import tables as rfm_tables
 from siyu.segments import tables as segment_tables
 from siyu.staff import tables as staff_tables
@@ -22,7 +24,9 @@ __all__ = [
     "consent_tables",
     "customer_tables",
     "event_tables",
+    "journey_tables",
     "lifecycle_tables",
+    "messaging_tables",
     "metadata",
     "rfm_tables",
     "segment_tables",
