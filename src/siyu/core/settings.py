@@ -297,6 +297,41 @@ class Settings(BaseSettings):
         "(the queue and its time re-checks keep them current).",
     )
 
+    # --- Journey runner, outbox and closed loop (siyu.journeys.runner, siyu.messaging.dispatch;
+    # docs/journeys-runtime.md) ---
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Public base URL of this siyu (no trailing slash): tracked links /t/…, email open "
+        "pixels /o/…, unsubscribe links /u/… are built on it.",
+    )
+    track_links: bool = Field(
+        True, description="Rewrite http(s) links in sent messages to tracked short links (/t/{code})."
+    )
+    runner_batch_size: int = Field(
+        500, ge=1, le=5000, description="Timers, events or outbox rows one runner transaction claims."
+    )
+    outbox_send_threads: int = Field(
+        16, ge=1, le=256, description="Concurrent channel calls per worker process when dispatching."
+    )
+    outbox_lease_s: float = Field(
+        120.0,
+        gt=0,
+        description="A message marked `sending` by a worker that died is sent again (same idempotency "
+        "key) after this many seconds.",
+    )
+    outbox_max_attempts: int = Field(
+        8, ge=1, le=100, description="Retryable channel failures before a message is marked failed."
+    )
+    outbox_retry_base_s: float = Field(
+        30.0, gt=0, description="First retry delay after a retryable failure; doubles per attempt."
+    )
+    runner_event_gap_wait_s: float = Field(
+        60.0,
+        ge=0,
+        description="PostgreSQL: how long the event reader waits for ids it skipped (transactions "
+        "still open) before giving up on them.",
+    )
+
     @field_validator("identity_rules")
     @classmethod
     def _check_identity_rules(
