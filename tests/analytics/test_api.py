@@ -69,6 +69,10 @@ def test_metric_errors_name_the_field(api: httpx.Client) -> None:
         ({"granularity": "year"}, "granularity"),
         ({"source": "tmall"}, "source"),
         ({"window_days": 0}, "window_days"),
+        ({"source": "a\x00b"}, "source"),
+        ({"live_code": "a\x00b"}, "live_code"),
+        ({"goal": "Order\x00"}, "goal"),
+        ({"source": "9" * 30}, "source"),  # too long to be an id: looked up as a name only
     ):
         assert error(api.get("/api/v1/metrics/gmv", params=params), 400)["field"] == field
     unknown = error(api.get("/api/v1/metrics/nope"), 404)

@@ -10,7 +10,7 @@ from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
 from siyu.analytics.definitions import Cell, Computed, Context, Definition, Series, divide, register
-from siyu.analytics.population import live_code_customers, source_customers
+from siyu.analytics.population import clean, live_code_customers, source_customers
 from siyu.analytics.sales import currency, new_customer_spend, spend_of_new_customers
 from siyu.analytics.tables import AcquisitionSpend
 from siyu.auth.tables import Source
@@ -22,7 +22,7 @@ LIVE_CODE_PREFIX = "live_code:"
 
 
 def check_channel(session: Session, channel: str) -> str:
-    channel = channel.strip()
+    channel = clean(channel, "channel").strip()
     if not channel:
         raise ValidationFailed("channel must not be empty", field="channel")
     if channel.startswith(LIVE_CODE_PREFIX):
@@ -49,6 +49,8 @@ def add_spend(
 ) -> AcquisitionSpend:
     if period_end < period_start:
         raise ValidationFailed("period_end is before period_start", field="period_end")
+    if note is not None:
+        clean(note, "note")
     if amount_minor < 0:
         raise ValidationFailed("amount_minor must not be negative", field="amount_minor")
     row = AcquisitionSpend(

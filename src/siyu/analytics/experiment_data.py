@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from siyu.analytics.conversion import acted_within, goal_within, silent_before
 from siyu.analytics.definitions import JOURNEY_ENTERED, Options
 from siyu.analytics.experiments import ArmData
+from siyu.analytics.population import clean
 from siyu.analytics.sqltime import ts_add
 from siyu.commerce.tables import Order
 from siyu.core.errors import NotFound
@@ -57,7 +58,7 @@ def journey_arms(
     """Per arm: customers, conversions (goal within the window after entering), revenue per customer in
     the window (spend of completed orders, minor units) and wake-up of the customers silent on entry."""
     options = options or Options()
-    arm_of, weights = _entries(session, journey_id)
+    arm_of, weights = _entries(session, clean(journey_id, "journey_id"))
     if not arm_of:
         raise NotFound(f"no Journey Entered events for journey {journey_id!r}", field="journey_id")
     kind = session.get_bind().dialect.name
@@ -114,6 +115,7 @@ def journey_arms(
 
 
 def entered_between(session: Session, journey_id: str) -> tuple[datetime | None, datetime | None]:
+    clean(journey_id, "journey_id")
     journey = E.properties["journey_id"].as_string()
     row = session.execute(
         select(func.min(E.timestamp), func.max(E.timestamp)).where(

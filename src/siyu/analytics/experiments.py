@@ -21,6 +21,8 @@ from siyu.core.errors import ValidationFailed
 HOLDOUT = "holdout"
 SRM_ALPHA = 0.001  # a split this unlikely under the intended weights is a broken split, not bad luck
 BOOT_CHUNK = 250
+BOOT_CELLS = 4_000_000  # resampled values held in memory at once
+BOOT_BUDGET = 400_000_000  # resampled values per comparison; larger arms get fewer resamples (reported)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Comparison:
     p_adjusted: float | None = None
     relative: float | None = None
     bootstrap_ci: tuple[float, float] | None = None
+    bootstrap_resamples: int | None = None
     test: str = ""
     significant: bool = False
     verdict: str = ""
@@ -129,14 +132,21 @@ def welch(
     return diff, (diff - t_crit * se, diff + t_crit * se), p_value
 
 
+def boot_resamples(n_boot: int, size: int) -> int:
+    """Resamples actually drawn: `n_boot`, fewer when the arms are so large the work budget runs out
+    (at least 200; with arms this large the Welch interval is as good)."""
+    return min(n_boot, max(200, BOOT_BUDGET // max(size, 1)))
+
+
 def bootstrap_diff(
     a: NDArray[np.float64], b: NDArray[np.float64], alpha: float, n_boot: int, seed: int
 ) -> tuple[float, float]:
     """Percentile bootstrap CI of mean(a) − mean(b), resampling each arm independently."""
     rng = np.random.default_rng(seed)
     diffs = np.empty(n_boot)
-    for start in range(0, n_boot, BOOT_CHUNK):
-        k = min(BOOT_CHUNK, n_boot - start)
+    chunk = max(1, min(BOOT_CHUNK, BOOT_CELLS // (len(a) + len(b))))
+    for start in range(0, n_boot, chunk):
+        k = min(chunk, n_boot - start)
         ma = a[rng.integers(0, len(a), size=(k, len(a)))].mean(axis=1)
         mb = b[rng.integers(0, len(b), size=(k, len(b)))].mean(axis=1)
         diffs[start : start + k] = ma - mb
@@ -148,9 +158,9 @@ def sample_ratio(arms: Sequence[ArmData], weights: Mapping[str, float] | None) -
     """Chi-square goodness of fit of the arm sizes against the intended weights (equal by default)."""
     names = [a.name for a in arms]
     wanted = {n: 1.0 for n in names} if not weights else {n: float(weights.get(n, 0.0)) for n in names}
-    if any(w <= 0 for w in wanted.values()):
-        missing = sorted(n for n, w in wanted.items() if w <= 0)
-        raise ValidationFailed(f"weights must be positive for every arm; missing {missing}", field="weights")
+    if not all(0 < w < float("inf") for w in wanted.values()):  # also refuses NaN
+        missing = sorted(n for n, w in wanted.items() if not 0 < w < float("inf"))
+        raise ValidationFailed(f"weights must be positive for every arm; check {missing}", field="weights")
     total_w = sum(wanted.values())
     observed = np.array([a.n for a in arms], dtype=np.float64)
     expected = observed.sum() * np.array([wanted[n] / total_w for n in names])
@@ -189,10 +199,11 @@ def _revenue(arm: ArmData, base: ArmData, alpha: float, n_boot: int, seed: int) 
     if len(a) < 2 or len(b) < 2:
         return Comparison("revenue", arm.name, base.name, m0, m1, None, None, None, test="Welch t")
     diff, ci, p_value = welch(a, b, alpha)
-    boot = bootstrap_diff(a, b, alpha, n_boot, seed) if n_boot else None
+    resamples = boot_resamples(n_boot, len(a) + len(b)) if n_boot else 0
+    boot = bootstrap_diff(a, b, alpha, resamples, seed) if resamples else None
     relative = diff / m0 if m0 else None
     return Comparison("revenue", arm.name, base.name, m0, m1, diff, ci, p_value, relative=relative,
-                      bootstrap_ci=boot, test="Welch t")  # fmt: skip
+                      bootstrap_ci=boot, bootstrap_resamples=resamples or None, test="Welch t")  # fmt: skip
 
 
 def _compare_all(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from siyu.analytics.catalogue import definition, definitions
 from siyu.analytics.definitions import Cell, Computed, Context, Definition, Options, Series
 from siyu.analytics.materialise import materialise
-from siyu.analytics.population import Filters, population
+from siyu.analytics.population import Filters, clean, population
 from siyu.analytics.sqltime import Granularity, Period, bucket_of
 from siyu.analytics.tables import DailyMetric
 from siyu.core.errors import ValidationFailed
@@ -36,7 +36,7 @@ def check_options(options: Options) -> Options:
         raise ValidationFailed("window_days must be from 1 to 365", field="window_days")
     if not 1 <= options.silent_days <= 730:
         raise ValidationFailed("silent_days must be from 1 to 730", field="silent_days")
-    if not options.goal.strip() or len(options.goal) > 200:
+    if not options.goal.strip() or len(options.goal) > 200 or "\x00" in options.goal:
         raise ValidationFailed("goal must be an event name (1–200 characters)", field="goal")
     if options.currency is not None and (len(options.currency) != 3 or not options.currency.isalpha()):
         raise ValidationFailed("currency must be a three-letter code", field="currency")
@@ -120,6 +120,7 @@ def stored(session: Session, name: str, start: date, end: date, dimension: str =
     """Materialised daily values of one metric for one dimension key (days never materialised are absent)."""
     defn = definition(name)
     check_period(start, end)
+    clean(dimension, "dimension")
     rows = session.scalars(
         select(DailyMetric)
         .where(

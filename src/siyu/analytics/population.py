@@ -35,6 +35,20 @@ class Filters:
         return {k: v for k, v in asdict(self).items() if v}
 
 
+MAX_ID_DIGITS = 9  # a numeric filter value this short may be an id (INTEGER columns), else only a name
+
+
+def clean(value: str, field: str) -> str:
+    """Text that can reach the database: no NUL character (PostgreSQL refuses it)."""
+    if "\x00" in value:
+        raise ValidationFailed(f"{field} may not contain the NUL character", field=field)
+    return value
+
+
+def _as_id(value: str) -> int | None:
+    return int(value) if value.isdigit() and len(value) <= MAX_ID_DIGITS else None
+
+
 def acquisition_source(customer_id: Any) -> ColumnElement[Any]:
     """The source that first saw a customer: the source of their earliest identity."""
     i = Identity.__table__.c
@@ -50,9 +64,9 @@ def acquisition_source(customer_id: Any) -> ColumnElement[Any]:
 
 def source_id(session: Session, value: str, field: str = "source") -> int:
     """A source by name, or by numeric id."""
-    query = select(Source.id).where(Source.name == value)
-    if value.isdigit():
-        query = select(Source.id).where(or_(Source.name == value, Source.id == int(value)))
+    query = select(Source.id).where(Source.name == clean(value, field))
+    if (number := _as_id(value)) is not None:
+        query = select(Source.id).where(or_(Source.name == value, Source.id == number))
     found = session.scalar(query)
     if found is None:
         raise ValidationFailed(f"no source named {value!r}", field=field)
@@ -60,9 +74,9 @@ def source_id(session: Session, value: str, field: str = "source") -> int:
 
 
 def _segment_id(session: Session, value: str) -> int:
-    query = select(Segment.id).where(Segment.name == value)
-    if value.isdigit():
-        query = select(Segment.id).where(or_(Segment.name == value, Segment.id == int(value)))
+    query = select(Segment.id).where(Segment.name == clean(value, "segment"))
+    if (number := _as_id(value)) is not None:
+        query = select(Segment.id).where(or_(Segment.name == value, Segment.id == number))
     found = session.scalar(query)
     if found is None:
         raise ValidationFailed(f"no segment named {value!r}", field="segment")
@@ -70,9 +84,9 @@ def _segment_id(session: Session, value: str) -> int:
 
 
 def _staff_id(session: Session, value: str) -> int:
-    query = select(Staff.id).where(Staff.userid == value)
-    if value.isdigit():
-        query = select(Staff.id).where(or_(Staff.userid == value, Staff.id == int(value)))
+    query = select(Staff.id).where(Staff.userid == clean(value, "advisor"))
+    if (number := _as_id(value)) is not None:
+        query = select(Staff.id).where(or_(Staff.userid == value, Staff.id == number))
     found = session.scalar(query)
     if found is None:
         raise ValidationFailed(f"no advisor with userid {value!r}", field="advisor")
@@ -111,14 +125,14 @@ def population(session: Session, filters: Filters) -> Select[tuple[int]] | None:
         )
         query = query.where(c.id.in_(members))
     if filters.live_code:
-        query = query.where(c.id.in_(live_code_customers(filters.live_code)))
+        query = query.where(c.id.in_(live_code_customers(clean(filters.live_code, "live_code"))))
     if filters.advisor:
         owned = select(CustomerOwner.customer_id).where(
             CustomerOwner.staff_id == _staff_id(session, filters.advisor)
         )
         query = query.where(c.id.in_(owned))
     if filters.department:
-        staff = select(Staff.id).where(Staff.department == filters.department)
+        staff = select(Staff.id).where(Staff.department == clean(filters.department, "department"))
         if session.scalar(staff.limit(1)) is None:
             raise ValidationFailed(f"no staff in department {filters.department!r}", field="department")
         query = query.where(

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Money = Annotated[float, Field(allow_inf_nan=False, ge=-(10**15), le=10**15)]
+Weight = Annotated[float, Field(allow_inf_nan=False, gt=0, le=10**6)]
 
 
 class SpendCreate(BaseModel):
@@ -30,7 +34,9 @@ class SpendPublic(BaseModel):
 
 
 class RuleUpdate(BaseModel):
-    threshold: float | None = Field(None, description="The rule's threshold (see GET /api/v1/alerts/rules)")
+    threshold: FiniteFloat | None = Field(
+        None, description="The rule's threshold (see GET /api/v1/alerts/rules)"
+    )
     enabled: bool | None = None
     params: dict[str, Any] | None = Field(None, description="Whole-number parameters, e.g. {'weeks': 3}")
 
@@ -42,7 +48,9 @@ class ArmIn(BaseModel):
     n: int | None = Field(None, ge=0)
     conversions: int | None = Field(None, ge=0)
     converted: list[int] | None = Field(None, max_length=2_000_000)
-    revenue: list[float] | None = Field(None, max_length=2_000_000, description="Minor units per customer")
+    revenue: list[FiniteFloat] | None = Field(
+        None, max_length=2_000_000, description="Minor units per customer"
+    )
     silent: int | None = Field(None, ge=0, description="Customers silent on entry (for the wake-up rate)")
     woken: int | None = Field(None, ge=0, description="Of those, customers who acted within the window")
 
@@ -58,14 +66,14 @@ class ArmIn(BaseModel):
 class RowIn(BaseModel):
     arm: str = Field(min_length=1, max_length=100)
     converted: bool
-    revenue: float | None = None
+    revenue: Money | None = None
 
 
 class AnalyzeRequest(BaseModel):
     arms: list[ArmIn] | None = Field(None, max_length=20)
     rows: list[RowIn] | None = Field(None, max_length=2_000_000)
     control: str | None = Field(None, description="Arm the others are compared with (default control/A)")
-    weights: dict[str, float] | None = Field(None, description="Intended share per arm (SRM check)")
+    weights: dict[str, Weight] | None = Field(None, description="Intended share per arm (SRM check)")
     alpha: float = Field(0.05, gt=0, lt=0.5)
     n_boot: int = Field(2000, ge=0, le=20000, description="Bootstrap resamples for revenue (0 = none)")
     seed: int = Field(0, ge=0, le=2**32 - 1)
