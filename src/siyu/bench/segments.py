@@ -9,6 +9,7 @@ import resource
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -119,46 +120,69 @@ def _incremental(
     }
 
 
+class _Phases:
+    """Wall seconds of each phase, and the progress bar's description."""
+
+    def __init__(self, show: Progress) -> None:
+        self.show, self.seconds, self._at, self._name = show, dict[str, float](), time.perf_counter(), ""
+
+    def __call__(self, name: str, done: int = 0, total: int = 1) -> None:
+        if name != self._name:
+            self.close()
+            self._name = name
+        self.show(name, done, total)
+
+    def close(self) -> None:
+        now = time.perf_counter()
+        if self._name:
+            self.seconds[self._name] = round(self.seconds.get(self._name, 0.0) + now - self._at, 2)
+        self._at, self._name = now, ""
+
+
 def run(options: SegmentsOptions, progress: Progress | None = None) -> dict[str, Any]:
     """Run the benchmark; returns the figures (docs/benchmarks.md explains each key)."""
-    show = progress or (lambda _phase, _done, _total: None)
+    phase = _Phases(progress or (lambda _phase, _done, _total: None))
     figures: dict[str, Any] = {"host_before": host()}
     with ExitStack() as stack:
         workdir = Path(tempfile.mkdtemp(prefix="siyu-bench-segments-"))
         stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         stack.callback(dispose_engines)
+        phase("starting the database")
         db = stack.enter_context(database(options.database_url, options.postgres, options.keep, workdir))
         figures["database"] = "sqlite" if db.url.startswith("sqlite") else "postgresql"
         figures["kept"] = db.kept
-        figures.update(_prepare(db, options, show))
+        figures.update(_prepare(db, options, phase))
         figures.update(_counts(db.url))
         now = clock_now()
-        show("RFM full recompute", 0, 1)
+        phase("RFM full recompute")
         figures.update(seg_measure.rfm(db.url, now))
-        show("lifecycle: first sweep", 0, 1)
+        phase("lifecycle: first sweep")
         figures["lifecycle_first_sweep_s"] = seg_measure.lifecycle_first(db.url, now)
         figures["lifecycle_stages"] = seg_measure.lifecycle_stages(db.url)
-        built, specs = seg_measure.segments(db.url, now, lambda n: show("segments: full rebuild", n, 10))
+        built, specs = seg_measure.segments(db.url, now, lambda n: phase("segments: full rebuild", n, 10))
         figures["segments"] = built
-        show("DuckDB reference", 0, 1)
+        phase("DuckDB reference")
         with session_factory(db.url)() as session:
             figures["duckdb"] = reference(session, now)
         figures["duckdb_reference_s"] = figures["duckdb"]["duckdb_reference_s"]
-        show("previews", 0, 1)
+        phase("previews")
         took = seg_measure.previews(db.url, now, [s.root for s in specs], options.previews)
         figures["preview_p50_ms"] = round(percentile(took, 50), 1)
         figures["preview_p95_ms"] = round(percentile(took, 95), 1)
         figures["preview_max_ms"] = round(max(took), 1)
         if options.samples:
-            figures.update(_incremental(db.url, built[0]["id"], options, workdir, show))
-        show("lifecycle: daily sweep", 0, 1)
+            phase("incremental: starting siyu serve")
+            figures.update(_incremental(db.url, built[0]["id"], options, workdir, phase))
+        phase("lifecycle: daily sweep")
         figures.update(seg_measure.lifecycle_daily(db.url, now))
+        phase("stopping")
+    phase.close()
+    figures["phases_s"] = phase.seconds
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures["bench_peak_rss_mb"] = round(own, 1)
     figures["peak_rss_mb"] = round(max(own, figures.get("server_peak_rss_mb", 0.0)), 1)
-    figures["rfm_vs_duckdb"] = (
-        round(figures["rfm_s"] / figures["duckdb_reference_s"], 1) if figures["duckdb_reference_s"] else None
-    )
+    ratio = figures["rfm_s"] / figures["duckdb_reference_s"] if figures["duckdb_reference_s"] else None
+    figures["rfm_vs_duckdb"] = None if ratio is None else round(ratio, 1)
     figures["targets"] = _targets(figures)
     figures["host"] = host()
     return figures
