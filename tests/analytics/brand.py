@@ -18,7 +18,8 @@ Customers (acquisition source, first seen local day, what they do):
   u7 web    Oct 20  j1 arm B Nov 9; m3 (sms) delivered Nov 10, clicked Nov 11; NPS "8" Nov 12
   u8 web    Jun 1   silent until m4 (sms) delivered Nov 10, opened Nov 12; NPS 11 (invalid) Nov 13
   u9 web    Jul 1   silent until m5 (sms) delivered Nov 10; unsubscribed (sms) Nov 11
-Message events come from a third source, `messaging`; journey entries are system events.
+Message events and journey entries are system events, as siyu's messaging and journey runner record them;
+u6 also has `Journey Converted` for j1 (Nov 5 09:00) and u1 one for another journey, j3 (Nov 10).
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def group_msg(user: str, when: str, group: str) -> dict[str, Any]:
     return msg
 
 
-def message(user: str, when: str, event: str, mid: str, channel: str) -> dict[str, Any]:
-    return track(user, when, event, message_id=mid, channel=channel, journey_id="j1")
+def message(user: str, when: str, event: str, mid: str, channel: str) -> tuple[str, str, str, dict[str, Any]]:
+    return user, when, event, {"message_id": mid, "channel": channel, "journey_id": "j1"}
 
 
 WEB = [
@@ -109,7 +110,7 @@ WECOM = [
     group_msg("u3", "2026-11-04 12:00", "g1"),
     track("u3", "2026-11-15 09:00", "Survey Answered", nps_score=9),
 ]
-MESSAGING = [
+MESSAGING: list[tuple[str, str, str, dict[str, Any]]] = [
     message("u1", "2026-11-10 10:00", "Message Sent", "m1", "sms"),
     message("u1", "2026-11-10 10:01", "Message Delivered", "m1", "sms"),
     message("u1", "2026-11-10 11:00", "Message Opened", "m1", "sms"),
@@ -124,8 +125,10 @@ MESSAGING = [
     message("u8", "2026-11-12 20:00", "Message Opened", "m4", "sms"),
     message("u9", "2026-11-10 10:00", "Message Sent", "m5", "sms"),
     message("u9", "2026-11-10 10:01", "Message Delivered", "m5", "sms"),
-    track("u9", "2026-11-11 09:00", "Unsubscribed", channel="sms"),
+    ("u9", "2026-11-11 09:00", "Unsubscribed", {"channel": "sms"}),
     message("u4", "2026-11-10 10:00", "Message Sent", "m6", "sms"),
+    ("u6", "2026-11-05 09:00", "Journey Converted", {"journey_id": "j1", "arm": "A"}),
+    ("u1", "2026-11-10 12:00", "Journey Converted", {"journey_id": "j3", "arm": ""}),
 ]
 JOURNEYS = [  # (user, local time, journey, arm)
     ("u4", "2026-10-11 09:00", "j2", "A"),
@@ -154,30 +157,26 @@ def customer_ids(session: Session) -> dict[str, int]:
     return {str(v): int(c) for v, c in rows}
 
 
-def journey_entries(session: Session, ids: dict[str, int], rows: list[tuple[str, str, str, str]]) -> None:
+def system_events(
+    session: Session, ids: dict[str, int], rows: list[tuple[str, str, str, dict[str, Any]]]
+) -> None:
     events = [
-        system.SystemEvent(
-            ids[user],
-            "Journey Entered",
-            f"journey:{journey}:{user}",
-            datetime.fromisoformat(at(when)),
-            {"journey_id": journey, "arm": arm},
-        )
-        for user, when, journey, arm in rows
+        system.SystemEvent(ids[user], name, f"sys:{i}", datetime.fromisoformat(at(when)), props)
+        for i, (user, when, name, props) in enumerate(rows)
     ]
     system.record(session, events, received_at=T0)
     session.commit()
 
 
 def build(session: Session) -> Brand:
-    sources = {name: create_source(session, name)[0].id for name in ("web", "wecom", "messaging")}
+    sources = {name: create_source(session, name)[0].id for name in ("web", "wecom")}
     session.commit()
     # chronological per customer; the two acquisition sources never see the same customer
     send(session, sources["web"], WEB, "web")
     send(session, sources["wecom"], WECOM, "wecom")
-    send(session, sources["messaging"], MESSAGING, "msg")
     ids = customer_ids(session)
-    journey_entries(session, ids, JOURNEYS)
+    entries = [(u, w, "Journey Entered", {"journey_id": j, "arm": arm}) for u, w, j, arm in JOURNEYS]
+    system_events(session, ids, MESSAGING + entries)
     created = datetime(2026, 1, 1, tzinfo=UTC)
     a1 = Staff(userid="a1", name="Alice", department="East", active=True, created_at=created)
     a2 = Staff(userid="a2", name="Bob", department="West", active=True, created_at=created)

@@ -121,15 +121,15 @@ def test_materialise_and_read_back(api: httpx.Client, viewer: httpx.Client, sess
 def test_alerts(api: httpx.Client, viewer: httpx.Client, session: Session, frozen_clock: FrozenClock) -> None:
     build(session)
     # week of Nov 16–22: u6's order and survey = 2 interactions; Nov 9–15: u1 open, click, survey; u3 reply,
-    # survey; u7 click, survey; u8 open, survey; u9 unsubscribe = 10. A fall of 80%
+    # survey; u7 click, survey; u8 open, survey = 9. A fall of 77.8%
     frozen_clock.current = datetime(2026, 11, 23, 2, tzinfo=UTC)
     raised = api.post("/api/v1/alerts/evaluate").json()["raised"]
     assert [(a["rule"], a["period"], a["current"], a["previous"]) for a in raised] == [
-        ("interaction_drop", "2026-W47", 2, 10)
+        ("interaction_drop", "2026-W47", 2, 9)
     ]
     assert api.post("/api/v1/alerts/evaluate").json()["raised"] == []
     (alert,) = viewer.get("/api/v1/alerts").json()["items"]
-    assert alert["message_zh"].startswith("互动次数环比下降 80.0% (10 → 2)")
+    assert alert["message_zh"].startswith("互动次数环比下降 77.8% (9 → 2)")
     assert error(viewer.post(f"/api/v1/alerts/{alert['id']}/ack"), 403)
     acked = api.post(f"/api/v1/alerts/{alert['id']}/ack").json()
     assert acked["acknowledged_at"] is not None

@@ -30,7 +30,7 @@ def test_materialise_a_day(session: Session) -> None:
     assert value(session, "mau", NOV10) == 6
     assert value(session, "delivery_rate", NOV10) == 5 / 6
     assert value(session, "delivery_rate", NOV10, "channel:sms") == 0.8
-    assert value(session, "messages_sent", NOV10, "source:messaging") == 0  # nobody was acquired there
+    assert value(session, "messages_sent", NOV10, "source:web") == 4  # to u1, u7, u8, u9
     assert value(session, "dau", NOV10, "department:East") == 1  # u1 (Alice's)
     assert value(session, "journey_conversion", NOV10) is None  # nobody entered on Nov 10
     rows = session.scalar(select(func.count()).select_from(DailyMetric))

@@ -45,14 +45,16 @@ def test_customers_and_activity(session: Session) -> None:
     # u2's first event is Oct 1 16:30 UTC = Oct 2 00:30 in Shanghai: one new customer on each of Oct 1, 2, 3
     assert monthly(run(session, "new_customers", OCT1, date(2026, 10, 3), "day")) == [1, 1, 1]
     active = run(session, "active_customers")
-    assert (active["value"], monthly(active)) == (9, [5, 7])
+    # message reactions (system events) count as activity; unsubscribing (u9) does not
+    assert (active["value"], monthly(active)) == (8, [5, 6])
     # Oct: u1 2 orders, u2 view+order+refund+survey, u3 order, u4 view+complaint+survey, u7 view = 11
     # Nov: u1 open+click+survey, u3 order+refund+2 group+reply+survey, u5 order+cancel,
-    #      u6 3 orders+2 group+survey, u7 click+survey, u8 open+survey, u9 unsubscribe = 22
-    assert monthly(run(session, "interactions")) == [11, 22]
-    assert monthly(run(session, "complaint_rate")) == [pytest.approx(1 / 5), 0]
-    # active customer-days: Oct 10 over 31 days, Nov 18 over 30 days
-    assert monthly(run(session, "dau")) == [pytest.approx(10 / 31), pytest.approx(18 / 30)]
+    #      u6 3 orders+2 group+survey, u7 click+survey, u8 open+survey = 21
+    assert monthly(run(session, "interactions")) == [11, 21]
+    complaints = run(session, "complaint_rate")
+    assert (complaints["value"], monthly(complaints)) == (pytest.approx(1 / 8), [pytest.approx(1 / 5), 0])
+    # active customer-days: Oct 10 over 31 days, Nov 17 over 30 days
+    assert monthly(run(session, "dau")) == [pytest.approx(10 / 31), pytest.approx(17 / 30)]
 
 
 def test_dau_wau_mau_stickiness_on_one_day(session: Session) -> None:
@@ -181,6 +183,9 @@ def test_journey_conversion(session: Session) -> None:
     )
     clicks = run(session, "journey_conversion", options=Options(goal="Message Clicked"))
     assert breakdown(clicks)["j1"] == 0.5  # u1 clicked Nov 10, u7 Nov 11 (within 7 days of Nov 9)
+    # the runner's own "Journey Converted" counts for the journey it names only (u1's is for j3)
+    converted = run(session, "journey_conversion", options=Options(goal="Journey Converted"))
+    assert breakdown(converted) == {"j1": 0.25, "j2": 0}
 
 
 def test_wakeup_rate(session: Session) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import and_, distinct, func, select, union
 
 from siyu.analytics.definitions import (
     COMPLAINT_SUBMITTED,
+    ENGAGEMENT,
     PASSIVE_EVENTS,
     PASSIVE_ROLLUPS,
     Cell,
@@ -21,7 +22,7 @@ from siyu.analytics.definitions import (
     divide,
     register,
 )
-from siyu.analytics.sqltime import calendar
+from siyu.analytics.sqltime import calendar, day_start, local_date
 from siyu.customers.tables import Customer, CustomerStats, DailyEventCount
 from siyu.events.system import system_source_id
 from siyu.events.tables import Event
@@ -57,19 +58,62 @@ def active_condition() -> Any:
     return D.event.not_in(PASSIVE_ROLLUPS)
 
 
+def _engagement(ctx: Context, back: int) -> tuple[Any, Any]:
+    """(local day of, condition on) the message reactions stored as system events (not in the rollups)."""
+    e = Event.__table__.c
+    lo, hi = day_start(ctx.period.start - timedelta(days=back)), ctx.bounds[1]
+    where = and_(
+        e.name.in_(ENGAGEMENT),
+        e.source_id == system_source_id(ctx.session),
+        e.timestamp >= lo,
+        e.timestamp < hi,
+    )
+    return local_date(ctx.kind, e.timestamp, lo, hi), where
+
+
+def active_days(ctx: Context, back: int = 0) -> Any:
+    """Distinct (customer_id, day) with an activity event, from `back` days before the period to its end:
+    rollups of the customer's own events plus their message reactions."""
+    rolled = select(D.customer_id.label("customer_id"), D.day.label("day")).where(
+        _rollup_days(ctx, back), active_condition()
+    )
+    day, where = _engagement(ctx, back)
+    e = Event.__table__.c
+    engaged = select(e.customer_id.label("customer_id"), day.label("day")).where(where)
+    rolled, engaged = ctx.restrict(rolled, D.customer_id), ctx.restrict(engaged, e.customer_id)
+    return union(rolled, engaged).subquery("active_days")
+
+
+def _active_series(ctx: Context) -> Series:
+    def build() -> Series:
+        active = active_days(ctx)
+        b = ctx.bucket(active.c.day)
+        query = select(b, func.count(distinct(active.c.customer_id))).select_from(active)
+        return cells(ctx.session.execute(ctx.group(query, b)))
+
+    return ctx.remember("active_series", build)  # type: ignore[no-any-return]
+
+
 def active_customers(ctx: Context) -> Computed:
-    return Computed(_distinct_customers(ctx, active_condition()))
+    return Computed(_active_series(ctx))
 
 
 def interactions(ctx: Context) -> Computed:
     b = ctx.bucket(D.day)
     query = select(b, func.sum(D.count)).where(_rollup_days(ctx), active_condition())
-    return Computed(cells(ctx.session.execute(ctx.group(ctx.restrict(query, D.customer_id), b))))
+    out = cells(ctx.session.execute(ctx.group(ctx.restrict(query, D.customer_id), b)))
+    day, where = _engagement(ctx, 0)
+    e = Event.__table__.c
+    be = ctx.bucket(day)
+    engaged = ctx.restrict(select(be, func.count()).where(where), e.customer_id)
+    for bucket, cell in cells(ctx.session.execute(ctx.group(engaged, be))).items():
+        out.setdefault(bucket, Cell()).add(cell.numerator)
+    return Computed(out)
 
 
 def complaint_rate(ctx: Context) -> Computed:
     complained = _distinct_customers(ctx, D.event == COMPLAINT_SUBMITTED)
-    return Computed(divide(complained, _distinct_customers(ctx, active_condition())))
+    return Computed(divide(complained, _active_series(ctx)))
 
 
 def trailing_active(ctx: Context, window: int) -> dict[Any, int]:
@@ -79,8 +123,7 @@ def trailing_active(ctx: Context, window: int) -> dict[Any, int]:
 
 def _trailing(ctx: Context, window: int) -> dict[Any, int]:
     days = ctx.period.days()
-    active = select(D.customer_id, D.day).where(_rollup_days(ctx, window - 1), active_condition()).distinct()
-    active = ctx.restrict(active, D.customer_id).subquery("active")
+    active = active_days(ctx, window - 1)
     if window == 1:
         query: Any = select(active.c.day, func.count(active.c.customer_id)).group_by(active.c.day)
     else:

@@ -11,13 +11,13 @@ from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 
 from siyu.analytics import sales
-from siyu.analytics.activity import active_condition
+from siyu.analytics.activity import active_days
 from siyu.analytics.definitions import Context, Options
 from siyu.analytics.population import Filters, population
 from siyu.analytics.sqltime import Period, as_date
 from siyu.commerce.tables import Order
 from siyu.core.errors import ValidationFailed
-from siyu.customers.tables import Customer, CustomerStats, DailyEventCount
+from siyu.customers.tables import Customer, CustomerStats
 
 CohortBy = Literal["first_order", "first_seen"]
 Unit = Literal["day", "week", "month"]
@@ -76,9 +76,8 @@ def retention(
         acts = select(o.customer_id.label("customer_id"), ctx.bucket(ctx.local(o.completed_at)).label("at"))
         acts = acts.where(sales.counted(ctx), o.completed_at >= lo, o.completed_at < hi)
     else:
-        d = DailyEventCount.__table__.c
-        acts = select(d.customer_id.label("customer_id"), ctx.bucket(d.day).label("at"))
-        acts = acts.where(active_condition(), d.day >= start, d.day <= end)
+        days = active_days(ctx)
+        acts = select(days.c.customer_id.label("customer_id"), ctx.bucket(days.c.day).label("at"))
     active = acts.distinct().subquery("acts")
     sizes = {
         as_date(day): int(n)

@@ -10,6 +10,8 @@ from sqlalchemy import and_, case, exists, func, not_, select
 from sqlalchemy.orm import Session
 
 from siyu.analytics.definitions import (
+    ENGAGEMENT,
+    JOURNEY_CONVERTED,
     JOURNEY_ENTERED,
     MESSAGE_DELIVERED,
     PASSIVE_EVENTS,
@@ -30,20 +32,18 @@ E = Event.__table__.c
 def activity_between(
     session: Session, customer: Any, after: Any, until: Any, *, inclusive: bool, exclude: tuple[str, ...] = ()
 ) -> Any:
-    """EXISTS an activity event (customer's own action, not siyu's) of `customer` in (after, until]
-    (or [after, until) when `inclusive` is False: the window before a moment)."""
+    """EXISTS an activity event of `customer` in (after, until] (or [after, until) when `inclusive` is
+    False: the window before a moment): their own events, or their reactions to messages."""
     a = Event.__table__.alias("act")
     lower = a.c.timestamp > after if inclusive else a.c.timestamp >= after
     upper = a.c.timestamp <= until if inclusive else a.c.timestamp < until
+    own = and_(
+        a.c.source_id != system_source_id(session),
+        a.c.type.in_(("track", "page", "screen")),
+        a.c.name.is_(None) | a.c.name.not_in((*PASSIVE_EVENTS, *exclude)),
+    )
     return exists(
-        select(a.c.id).where(
-            a.c.customer_id == customer,
-            lower,
-            upper,
-            a.c.source_id != system_source_id(session),
-            a.c.type.in_(("track", "page", "screen")),
-            a.c.name.is_(None) | a.c.name.not_in((*PASSIVE_EVENTS, *exclude)),
-        )
+        select(a.c.id).where(a.c.customer_id == customer, lower, upper, own | a.c.name.in_(ENGAGEMENT))
     )
 
 
@@ -57,16 +57,19 @@ def acted_within(ctx_kind: str, session: Session, customer: Any, moment: Any, da
     return activity_between(session, customer, moment, until, inclusive=True, exclude=(UNSUBSCRIBED,))
 
 
-def goal_within(ctx_kind: str, customer: Any, moment: Any, goal: str, days: int) -> Any:
+def goal_within(ctx_kind: str, customer: Any, moment: Any, goal: str, days: int, journey: Any = None) -> Any:
+    """EXISTS a `goal` event of `customer` in [moment, moment + days]. The goal `Journey Converted` (which
+    the journey runner records when a journey's own goal is met) must name the same journey."""
     g = Event.__table__.alias("goal")
-    return exists(
-        select(g.c.id).where(
-            g.c.customer_id == customer,
-            g.c.name == goal,
-            g.c.timestamp >= moment,
-            g.c.timestamp <= ts_add(ctx_kind, moment, days),
-        )
-    )
+    conditions = [
+        g.c.customer_id == customer,
+        g.c.name == goal,
+        g.c.timestamp >= moment,
+        g.c.timestamp <= ts_add(ctx_kind, moment, days),
+    ]
+    if goal == JOURNEY_CONVERTED and journey is not None:
+        conditions.append(g.c.properties["journey_id"].as_string() == journey)
+    return exists(select(g.c.id).where(*conditions))
 
 
 def journey_entries(ctx: Context) -> Any:
@@ -82,7 +85,7 @@ def journey_entries(ctx: Context) -> Any:
 def journey_conversion(ctx: Context) -> Computed:
     entries = journey_entries(ctx)
     c = entries.c
-    won = goal_within(ctx.kind, c.customer_id, c.at, ctx.options.goal, ctx.options.window_days)
+    won = goal_within(ctx.kind, c.customer_id, c.at, ctx.options.goal, ctx.options.window_days, c.journey_id)
     b = ctx.bucket(ctx.local(c.at))
     query = select(b, c.journey_id, func.sum(case((won, 1), else_=0)), func.count()).select_from(entries)
     out = Computed()

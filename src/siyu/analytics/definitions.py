@@ -29,13 +29,17 @@ UNSUBSCRIBED = "Unsubscribed"
 SURVEY_ANSWERED = "Survey Answered"
 COMPLAINT_SUBMITTED = "Complaint Submitted"
 JOURNEY_ENTERED = "Journey Entered"
+JOURNEY_CONVERTED = "Journey Converted"
 ORDER_COMPLETED = "Order Completed"
 
 # Track events that are not something the customer did: receipts of what siyu sent, journey bookkeeping.
-PASSIVE_EVENTS = (MESSAGE_SENT, MESSAGE_DELIVERED, "Message Failed", "Message Bounced", JOURNEY_ENTERED,
-                  "Journey Exited", "Journey Converted")  # fmt: skip
+PASSIVE_EVENTS = (MESSAGE_SENT, MESSAGE_DELIVERED, "Message Failed", "Message Bounced", "Message Deferred",
+                  "Message Dropped", JOURNEY_ENTERED, "Journey Exited", JOURNEY_CONVERTED)  # fmt: skip
 # Rollup keys (see customers.stats.rollup_name) that are not activity: the above plus identify/alias/group.
 PASSIVE_ROLLUPS = (*PASSIVE_EVENTS, "$identify", "$alias", "$group")
+# The customer's reactions to messages. Messaging records them as system events (kept out of stats and
+# rollups), yet they are the customer's own actions: activity reads them from the event log as well.
+ENGAGEMENT = (MESSAGE_OPENED, MESSAGE_CLICKED, MESSAGE_REPLIED)
 
 
 @dataclass

@@ -87,7 +87,7 @@ def journey_arms(
     silent = silent_before(kind, session, c.customer_id, c.at, options.silent_days)
     query = select(
         c.customer_id,
-        case((goal_within(kind, c.customer_id, c.at, options.goal, days), 1), else_=0),
+        case((goal_within(kind, c.customer_id, c.at, options.goal, days, journey_id), 1), else_=0),
         revenue,
         case((silent, 1), else_=0),
         case((silent & acted_within(kind, session, c.customer_id, c.at, days), 1), else_=0),
