@@ -25,6 +25,7 @@ from siyu.events.system import SystemEvent, record
 from siyu.lifecycle import boundaries
 from siyu.lifecycle.stages import LABELS, Current, Facts, Rules, stage_for
 from siyu.lifecycle.tables import JobRun, LifecycleState
+from siyu.rfm.store import system_tag_ids
 from siyu.tags import service as tags
 
 TAG_GROUP = "生命周期"
@@ -145,18 +146,7 @@ def _write(session: Session, changes: Sequence[Transition], now: datetime) -> No
 
 def stage_tags(session: Session) -> dict[str, int]:
     """Stage code → tag id in the `生命周期` group (created on first use)."""
-    group = tags.ensure_group(
-        session,
-        TAG_GROUP,
-        category="lifecycle",
-        kind="rule",
-        exclusive=True,
-        description="Lifecycle stages, written by siyu's lifecycle rules",
-    )
-    return {
-        stage: tags.ensure_tag(session, group.id, label, description=f"lifecycle stage {stage}").id
-        for stage, label in LABELS.items()
-    }
+    return system_tag_ids(session, TAG_GROUP, LABELS, category="lifecycle", description="lifecycle stage")
 
 
 def sweep(session: Session, now: datetime, *, full: bool = False) -> int:

@@ -5,11 +5,11 @@ the value tags brought in line with the scores by anti-joins (only differences r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, text
+from sqlalchemy import BindParameter, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from siyu.core import fastsql
@@ -18,6 +18,7 @@ from siyu.rfm.facts import CHUNK, Facts
 from siyu.rfm.scoring import CutPoints, Cuts, Scored
 from siyu.rfm.tiers import TIERS
 from siyu.tags import service as tags
+from siyu.tags.tables import Tag, TagGroup
 
 TAG_GROUP = "RFM 价值分层"
 ACTOR = "system:rfm"
@@ -81,20 +82,29 @@ def upsert(session: Session, found: Facts, scored: Scored, now: datetime) -> Non
     fastsql.run_many(session, f"{insert} ON CONFLICT (customer_id) DO UPDATE SET {updates}", list(rows))
 
 
+def system_tag_ids(
+    session: Session, group: str, labels: Mapping[str, str], *, category: str, description: str
+) -> dict[str, int]:
+    """Code → tag id of an exclusive rule group siyu maintains itself (one tag per code, named by its
+    label): one lookup query when the tags exist, created through the tag service the first time."""
+    query = (
+        select(Tag.name, Tag.id)
+        .join(TagGroup, TagGroup.id == Tag.group_id)
+        .where(TagGroup.name == group, Tag.name.in_(list(labels.values())))
+    )
+    by_label = {str(name): int(tag_id) for name, tag_id in session.execute(query)}
+    if len(by_label) < len(labels):
+        g = tags.ensure_group(
+            session, group, category=category, kind="rule", exclusive=True, description=description
+        )
+        for code, label in labels.items():
+            by_label[label] = tags.ensure_tag(session, g.id, label, description=f"{description}: {code}").id
+    return {code: by_label[label] for code, label in labels.items()}
+
+
 def tier_tags(session: Session) -> dict[str, int]:
     """Tier code → tag id in the `RFM 价值分层` group (created on first use)."""
-    group = tags.ensure_group(
-        session,
-        TAG_GROUP,
-        category="value",
-        kind="rule",
-        exclusive=True,
-        description="RFM value tiers, written by siyu's RFM runs",
-    )
-    return {
-        code: tags.ensure_tag(session, group.id, label, description=f"RFM tier {code}").id
-        for code, label in TIERS.items()
-    }
+    return system_tag_ids(session, TAG_GROUP, TIERS, category="value", description="RFM value tier")
 
 
 def _tier_to_tag(ids: dict[str, int], params: dict[str, Any]) -> str:
