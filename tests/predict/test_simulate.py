@@ -15,7 +15,6 @@ from siyu.predict.simulate import simulate_bgnbd, simulate_pareto_nbd, simulate_
 BG = BGNBD(r=0.243, alpha=4.414, a=0.793, b=2.426)
 PARETO = ParetoNBD(r=0.553, alpha=10.578, s=0.606, beta=11.669)
 SPEND = GammaGamma(p=6.25, q=3.74, gamma=15.44)
-DAY = 1 / 7
 
 
 def _ages(n: int, seed: int, weeks: tuple[int, int] = (26, 104)) -> np.ndarray:
@@ -31,7 +30,7 @@ def _recovered(
 
 
 def test_bgnbd_recovers_its_parameters() -> None:
-    data = simulate_bgnbd(BG, _ages(100_000, 1), seed=11, resolution=DAY)
+    data = simulate_bgnbd(BG, _ages(100_000, 1), seed=11, steps=7)
     found = bgnbd.fit(data)
     assert found.converged
     model = found.model
@@ -42,7 +41,7 @@ def test_bgnbd_recovers_its_parameters() -> None:
 
 def test_pareto_nbd_recovers_its_parameters() -> None:
     # a CDNOW-like cohort (first purchases spread over 12 weeks): few distinct (x, t) pairs keep 2F1 cheap
-    data = simulate_pareto_nbd(PARETO, _ages(100_000, 2, weeks=(27, 39)), seed=12, resolution=DAY)
+    data = simulate_pareto_nbd(PARETO, _ages(100_000, 2, weeks=(27, 39)), seed=12, steps=7)
     found = pareto_nbd.fit(data)
     assert found.converged
     model = found.model
@@ -81,5 +80,5 @@ def test_same_seed_same_customers() -> None:
     ages = _ages(1000, 4)
     first, again = simulate_bgnbd(BG, ages, seed=5), simulate_bgnbd(BG, ages, seed=5)
     assert np.array_equal(first.x, again.x) and np.array_equal(first.t_x, again.t_x)
-    rounded = simulate_bgnbd(BG, ages, seed=5, resolution=DAY)
+    rounded = simulate_bgnbd(BG, ages, seed=5, steps=7)
     assert np.allclose(rounded.t_x * 7, np.round(rounded.t_x * 7))

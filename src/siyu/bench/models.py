@@ -116,8 +116,8 @@ def run(options: ModelsOptions, show: Callable[[str], None]) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     ages = np.random.default_rng(options.seed).integers(1, 366, n) / 7  # first purchases over a year
     show("simulating customers")
-    bg_data = simulate_bgnbd(TRUE_BG, ages, options.seed + 1, resolution=1 / 7)
-    pn_data = simulate_pareto_nbd(TRUE_PN, ages, options.seed + 2, resolution=1 / 7)
+    bg_data = simulate_bgnbd(TRUE_BG, ages, options.seed + 1, steps=7)
+    pn_data = simulate_pareto_nbd(TRUE_PN, ages, options.seed + 2, steps=7)
     spend = simulate_spend(TRUE_GG, bg_data.x[bg_data.x > 0], options.seed + 3)
     show("fitting BG/NBD")
     bg, bg_entry = _stage(
@@ -174,8 +174,7 @@ def run(options: ModelsOptions, show: Callable[[str], None]) -> dict[str, Any]:
 
 
 def _score(model: bgnbd.BGNBD | pareto_nbd.ParetoNBD, data: FrequencyData) -> None:
-    model.p_alive(data)
-    model.conditional_expected_purchases(HORIZON_WEEKS, data)
+    model.predict(HORIZON_WEEKS, data)  # P(alive) and the expected purchases of every customer
 
 
 def _scoring(work: Callable[[], None], n: int, rss: _PeakRss) -> dict[str, float]:

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import special  # type: ignore[import-untyped]
 
 from siyu.core.errors import ValidationFailed
-from siyu.predict.data import FrequencyData, Index, Vector, group_codes
+from siyu.predict.data import FrequencyData, Index, Prediction, Vector, group_codes
 from siyu.predict.fitting import maximise, standard_errors
 from siyu.predict.parameters import check_positive
 
@@ -72,9 +72,14 @@ class BGNBD:
 
     def conditional_expected_purchases(self, t: float, data: FrequencyData) -> Vector:
         """E[Y(t) | x, t_x, T] (eq. 10): purchases in the next t time units after T."""
+        return self.predict(t, data).expected_purchases
+
+    def predict(self, t: float, data: FrequencyData) -> Prediction:
+        """P(alive) and E[Y(t) | x, t_x, T] together (P(alive) computed once)."""
         x = data.x
         scale = (self.a + self.b + x - 1) / (self.a - 1)
-        return np.asarray(scale * self._bracket(t, x, data.T) * self.p_alive(data))
+        alive = self.p_alive(data)
+        return Prediction(alive, np.asarray(scale * self._bracket(t, x, data.T) * alive))
 
     def _branches(self, data: FrequencyData) -> tuple[Vector, Vector]:
         """ln of eq. 6's two terms without their common factor: (still active, dropped out at t_x)."""

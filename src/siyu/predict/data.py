@@ -1,6 +1,5 @@
-"""Validated model inputs: repeat-purchase data (x, t_x, T) and repeat-spend data (x, m_x).
-
-Both check their arrays once (explicit `ValidationFailed` naming the field) and can group identical rows.
+"""Validated model inputs, repeat-purchase data (x, t_x, T) and repeat-spend data (x, m_x), which check
+their arrays once (explicit `ValidationFailed` naming the field); and the purchase models' predictions.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import numpy.typing as npt
 from siyu.core.errors import ValidationFailed
 
 Vector = npt.NDArray[np.float64]
+GRID_STEPS = (1.0, 7.0)  # times as rfm_summary makes them: whole days, in days or in weeks
 Index = npt.NDArray[np.intp]
 
 
@@ -47,36 +47,49 @@ def _first_bad(mask: npt.NDArray[np.bool_]) -> int:
 def group_codes(*columns: Vector) -> tuple[Index, Index, Vector]:
     """Rows with identical values in every column: (a row of each group, group of each row, group sizes).
 
-    Whole-number columns with a small range are coded without sorting, and when the combinations fit a
-    table the groups are found by marking it, so grouping 1M rows costs about one sort per other column.
+    Columns are coded (whole days without a sort) and combined into one integer key; whenever the key's
+    range would outgrow a table of ~4 entries per row it is renumbered by marking that table, so grouping
+    1M summaries costs a few linear passes instead of sorts.
     """
     n = columns[0].shape[0]
+    limit = max(4 * n, 1 << 20)
     key = np.zeros(n, dtype=np.int64)
     distinct = 1
     for column in columns:
         codes, size = _codes(column)
-        if distinct * size >= 2**62:  # renumber the key so far before it could overflow
-            _, key = np.unique(key, return_inverse=True)
-            distinct = int(key.max(initial=0)) + 1
+        if distinct * size > limit:
+            key, distinct = _renumber(key, distinct, limit)
         key = key * size + codes
         distinct *= size
-    if distinct <= max(4 * n, 1 << 20):
-        present = np.zeros(distinct, dtype=np.bool_)
-        present[key] = True
-        group_of_key = np.cumsum(present) - 1
-        inverse: Index = group_of_key[key]
-        groups = int(group_of_key[-1]) + 1
-        representative = np.empty(groups, dtype=np.intp)
-        representative[inverse] = np.arange(n)  # any member will do: they are identical
-        return representative, inverse, np.bincount(inverse, minlength=groups).astype(np.float64)
-    _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
-    return first, inverse, counts.astype(np.float64)
+    if distinct > limit:
+        _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+        return first, inverse, counts.astype(np.float64)
+    key, groups = _renumber(key, distinct, limit)
+    representative = np.empty(groups, dtype=np.intp)
+    representative[key] = np.arange(n)  # any member will do: they are identical
+    return representative, key.astype(np.intp), np.bincount(key, minlength=groups).astype(np.float64)
+
+
+def _renumber(key: npt.NDArray[np.int64], distinct: int, limit: int) -> tuple[npt.NDArray[np.int64], int]:
+    """The same grouping with keys 0..k-1: by marking a table when the range is small, else by sorting."""
+    if distinct > limit:
+        _, inverse = np.unique(key, return_inverse=True)
+        return inverse.astype(np.int64), int(inverse.max(initial=-1)) + 1
+    present = np.zeros(distinct, dtype=np.bool_)
+    present[key] = True
+    number = np.cumsum(present, dtype=np.int64) - 1
+    return number[key], int(number[-1]) + 1
 
 
 def _codes(column: Vector) -> tuple[npt.NDArray[np.int64], int]:
-    low, high = (float(column.min()), float(column.max())) if column.shape[0] else (0.0, 0.0)
-    if high - low < 1 << 22 and np.all(column == np.floor(column)):
-        return (column - low).astype(np.int64), int(high - low) + 1
+    """Dense codes of a column's values; whole days (in days, or k/7 in weeks) are coded without a sort."""
+    if column.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64), 1
+    for steps in GRID_STEPS:
+        scaled = np.round(column * steps)
+        low, high = float(scaled.min()), float(scaled.max())
+        if high - low < 1 << 22 and np.array_equal(scaled / steps, column):
+            return (scaled - low).astype(np.int64), int(high - low) + 1
     _, codes = np.unique(column, return_inverse=True)
     return codes.astype(np.int64), int(codes.max(initial=0)) + 1
 
@@ -137,6 +150,14 @@ class FrequencyData:
         first, inverse, _ = group_codes(self.x, self.t_x, self.T)
         weight = np.bincount(inverse, weights=self.weight, minlength=first.shape[0])
         return FrequencyData(self.x[first], self.t_x[first], self.T[first], weight)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Per customer, from a purchase model: P(still active) and the purchases expected in the horizon."""
+
+    p_alive: Vector
+    expected_purchases: Vector
 
 
 @dataclass(frozen=True, init=False)

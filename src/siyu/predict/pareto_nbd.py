@@ -22,7 +22,7 @@ import numpy as np
 from scipy import special  # type: ignore[import-untyped]
 
 from siyu.core.errors import ValidationFailed
-from siyu.predict.data import FrequencyData, Index, Vector, group_codes
+from siyu.predict.data import FrequencyData, Index, Prediction, Vector, group_codes
 from siyu.predict.fitting import maximise, standard_errors
 from siyu.predict.parameters import check_positive
 
@@ -51,11 +51,11 @@ class ParetoNBD:
     def customer_log_likelihood(self, data: FrequencyData) -> Vector:
         """ln L of each row."""
         head = special.gammaln(self.r + data.x) - special.gammaln(self.r) + self.r * np.log(self.alpha)
-        alive, dead = _Likelihood(data).branches(self.theta)
+        alive, dead = _Branches(data)(self.theta)
         return np.asarray(head + self.s * np.log(self.beta) + np.logaddexp(alive, dead))
 
     def p_alive(self, data: FrequencyData) -> Vector:
-        alive, dead = _Likelihood(data).branches(self.theta)
+        alive, dead = _Branches(data)(self.theta)
         return np.asarray(special.expit(alive - dead))
 
     def expected_purchases(self, t: float) -> float:
@@ -65,11 +65,16 @@ class ParetoNBD:
 
     def conditional_expected_purchases(self, t: float, data: FrequencyData) -> Vector:
         """E[Y(t) | x, t_x, T]: purchases in the next t time units after T."""
+        return self.predict(t, data).expected_purchases
+
+    def predict(self, t: float, data: FrequencyData) -> Prediction:
+        """P(alive) and E[Y(t) | x, t_x, T] together (P(alive) computed once)."""
         _check_horizon(t)
         T = data.T
+        alive = self.p_alive(data)
         growth = _growth(self.s, np.log((self.beta + T) / (self.beta + T + t)))
         rate = (self.r + data.x) / (self.alpha + T) * (self.beta + T)
-        return np.asarray(rate * growth * self.p_alive(data))
+        return Prediction(alive, np.asarray(rate * growth * alive))
 
 
 def _growth(s: float, log_ratio: Vector | float) -> Vector:
@@ -126,13 +131,14 @@ def _start(data: FrequencyData) -> Vector:
     return np.log([1.0, 1.0 / max(rate, 1e-6), 1.0, mean_t])
 
 
-class _Likelihood:
-    """The likelihood summed over the data; 2F1 is evaluated once per distinct (x, t) pair."""
+class _Branches:
+    """ln of the bracket's two terms per row: (alive at T, dropped out between t_x and T).
+
+    2F1 is evaluated once per distinct (x, t) pair, t being either t_x or T.
+    """
 
     def __init__(self, data: FrequencyData) -> None:
-        self.x, self.T, self.w = data.x, data.T, data.weight
-        self.xu, self.ix = np.unique(data.x, return_inverse=True)
-        self.wx = np.bincount(self.ix, weights=data.weight, minlength=self.xu.shape[0])
+        self.x, self.T = data.x, data.T
         n = data.x.shape[0]
         both_x, both_t = np.concatenate([data.x, data.x]), np.concatenate([data.t_x, data.T])
         first, inverse, _ = group_codes(both_x, both_t)
@@ -141,14 +147,7 @@ class _Likelihood:
         self.at_T: Index = inverse[n:]
         self.closed = data.t_x >= data.T  # last purchase at T: the dropped-out term vanishes
 
-    def __call__(self, theta: Vector) -> float:
-        r, alpha, s, beta = np.exp(theta)
-        head = special.gammaln(r + self.xu) - special.gammaln(r) + r * np.log(alpha)
-        alive, dead = self.branches(theta)
-        return float(self.wx @ head + self.w.sum() * s * np.log(beta) + self.w @ np.logaddexp(alive, dead))
-
-    def branches(self, theta: Vector) -> tuple[Vector, Vector]:
-        """ln of the bracket's two terms: (alive at T, dropped out between t_x and T)."""
+    def __call__(self, theta: Vector) -> tuple[Vector, Vector]:
         r, alpha, s, beta = np.exp(theta)
         x, T = self.x, self.T
         big = r + s + self.px
@@ -165,3 +164,18 @@ class _Likelihood:
             dead = np.log(s) - np.log(r + s + x) + ln_a0
         alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
         return alive, dead
+
+
+class _Likelihood:
+    """The likelihood summed over the data (weighted), as a function of log-parameters."""
+
+    def __init__(self, data: FrequencyData) -> None:
+        self.branches, self.w = _Branches(data), data.weight
+        self.xu, ix = np.unique(data.x, return_inverse=True)
+        self.wx = np.bincount(ix, weights=data.weight, minlength=self.xu.shape[0])
+
+    def __call__(self, theta: Vector) -> float:
+        r, alpha, s, beta = np.exp(theta)
+        head = special.gammaln(r + self.xu) - special.gammaln(r) + r * np.log(alpha)
+        alive, dead = self.branches(theta)
+        return float(self.wx @ head + self.w.sum() * s * np.log(beta) + self.w @ np.logaddexp(alive, dead))

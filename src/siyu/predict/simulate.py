@@ -1,6 +1,6 @@
 """Seeded draws of customers from known model parameters, to check that the fits recover them.
 
-Draws summaries (x, t_x, T) directly from each model's story; `resolution` rounds times to whole days.
+Draws summaries (x, t_x, T) directly from each model's story; `steps` rounds times to whole days (7 a week).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from siyu.predict.pareto_nbd import ParetoNBD
 Seed = int | np.random.Generator
 
 
-def simulate_bgnbd(model: BGNBD, T: npt.ArrayLike, seed: Seed, *, resolution: float = 0.0) -> FrequencyData:
+def simulate_bgnbd(model: BGNBD, T: npt.ArrayLike, seed: Seed, *, steps: int = 0) -> FrequencyData:
     """Customers of age T: λ ~ Gamma(r, α); after each repeat purchase they leave with p ~ Beta(a, b)."""
     rng, ages = np.random.default_rng(seed), _ages(T)
     n = ages.shape[0]
@@ -25,12 +25,10 @@ def simulate_bgnbd(model: BGNBD, T: npt.ArrayLike, seed: Seed, *, resolution: fl
     arrivals = rng.poisson(rate * ages)  # purchases if they never left
     last = rng.geometric(leave)  # the repeat purchase after which they leave
     x = np.minimum(arrivals, last)
-    return _frequency(rng, x, arrivals, ages, ages, resolution)
+    return _frequency(rng, x, arrivals, ages, ages, steps)
 
 
-def simulate_pareto_nbd(
-    model: ParetoNBD, T: npt.ArrayLike, seed: Seed, *, resolution: float = 0.0
-) -> FrequencyData:
+def simulate_pareto_nbd(model: ParetoNBD, T: npt.ArrayLike, seed: Seed, *, steps: int = 0) -> FrequencyData:
     """Customers of age T: λ ~ Gamma(r, α) while alive; lifetime ~ Exp(μ) with μ ~ Gamma(s, β)."""
     rng, ages = np.random.default_rng(seed), _ages(T)
     n = ages.shape[0]
@@ -38,7 +36,7 @@ def simulate_pareto_nbd(
     death = rng.gamma(model.s, 1 / model.beta, n)
     active = np.minimum(rng.exponential(1.0, n) / death, ages)
     x = rng.poisson(rate * active)
-    return _frequency(rng, x, x, active, ages, resolution)
+    return _frequency(rng, x, x, active, ages, steps)
 
 
 def simulate_spend(model: GammaGamma, x: npt.ArrayLike, seed: Seed) -> SpendData:
@@ -60,12 +58,12 @@ def _frequency(
     arrivals: npt.NDArray[np.int64],
     span: Vector,
     ages: Vector,
-    resolution: float,
+    steps: int,
 ) -> FrequencyData:
     """t_x is the x-th of `arrivals` uniform points on [0, span]: span · Beta(x, arrivals - x + 1)."""
     t_x = np.zeros_like(span)
     bought = x > 0
     t_x[bought] = span[bought] * rng.beta(x[bought], arrivals[bought] - x[bought] + 1)
-    if resolution > 0:
-        t_x = np.minimum(np.round(t_x / resolution) * resolution, ages)
+    if steps > 0:  # k / steps exactly, as a summary of dated transactions gives it
+        t_x = np.minimum(np.round(t_x * steps) / steps, ages)
     return FrequencyData(x.astype(np.float64), t_x, ages)
