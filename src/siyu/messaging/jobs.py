@@ -1,0 +1,31 @@
+"""The outbox's worker job: dispatch due messages batch by batch (`runner_batch_size`), for about a second
+per poll, so timers and events get their turn in between. Several workers may run it on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from siyu.core import clock
+from siyu.worker.jobs import SessionFactory, register
+
+from .dispatch import dispatch_batch
+
+log = logging.getLogger(__name__)
+BUDGET_S = 1.0
+
+
+def run_dispatch(factory: SessionFactory, now: datetime) -> int:
+    """Send due outbox messages through the governor and their channels."""
+    started, done = time.monotonic(), 0
+    while time.monotonic() - started < BUDGET_S:
+        n = dispatch_batch(factory, max(now, clock.now()))
+        done += n
+        if n == 0:
+            break
+    return done
+
+
+register("messaging.dispatch", run_dispatch)
