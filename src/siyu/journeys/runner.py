@@ -1,0 +1,221 @@
+"""The durable runner's unit of work: a `Batch` applies many stimuli in one transaction — starts (with the
+re-entry policy), events and timers — through `engine.step`, stores each new `RunState` and hands the
+actions to `Effects`, so a state and its side effects are committed together or not at all.
+
+Runs are locked before they are stepped; the caller owns the transaction (`finish()` then commit).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from siyu.core.database import chunks, insert_for
+from siyu.customers.tables import Customer
+from siyu.messaging.history import customer_timezones
+
+from . import nodes as n
+from . import store
+from .assignment import HOLDOUT, assign
+from .effects import Effects
+from .engine import TASK_COMPLETED, new_run, step
+from .entry import may_enter
+from .runtime import Event, RunState, Start, StepResult, Timer
+from .schemas import JourneyVersion
+from .tables import JourneyRun
+from .triggers import ReentryNever
+
+Stimulus = Start | Event | Timer
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Start `journey_id` for `customer_id`; `key` is the trigger's idempotency key (`Start.key`)."""
+
+    journey_id: int
+    customer_id: int
+    key: str
+    at: datetime
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+def listens_to(version: JourneyVersion) -> frozenset[str]:
+    """Event names that can move a run of this version: waited events, the goal, task completions."""
+    names = {node.event for node in version.definition.nodes if isinstance(node, n.WaitEventNode)}
+    if any(isinstance(node, n.TaskNode) for node in version.definition.nodes):
+        names.add(TASK_COMPLETED)
+    if version.definition.goal is not None:
+        names.add(version.definition.goal.event)
+    return frozenset(names)
+
+
+def experiment_arm(version: JourneyVersion, customer_id: int) -> tuple[str | None, float | None]:
+    """The customer's arm in the journey's first split (assignment is deterministic, so it is known at
+    entry, as analytics needs) and the arm's intended share; (None, None) without a split."""
+    split = next((x for x in version.definition.nodes if isinstance(x, n.SplitNode)), None)
+    if split is None:
+        return None, None
+    holdout = split.holdout_percent / 100
+    chosen = assign(split, version.journey_id, customer_id)
+    if chosen is None:
+        return HOLDOUT, holdout
+    total = sum(v.weight for v in split.variants)
+    return chosen.name, (1 - holdout) * chosen.weight / total
+
+
+def timezones(session: Session, customer_ids: Iterable[int]) -> dict[int, str]:
+    """Each customer's IANA zone (trait `timezone`), else the brand zone."""
+    return customer_timezones(session, customer_ids)
+
+
+class Batch:
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session, self.now = session, now
+        self.effects = Effects(now)
+        self.runs: dict[int, store.RunRow] = {}
+        self.changes: dict[int, dict[str, Any]] = {}
+        self.names: dict[int, str] = {}
+        self.entered = self.skipped = self.applied = 0
+        self._conditions: dict[str, Any] = {}
+
+    # --- starting runs -------------------------------------------------------------------------------
+
+    def start(self, entries: Sequence[Entry], live: Sequence[store.LiveJourney] | None = None) -> list[int]:
+        """Start runs for entries whose journey is active and whose re-entry policy allows it; returns the
+        new run ids. An entry seen before (same journey, customer and key) starts nothing."""
+        journeys = {j.id: j for j in (live if live is not None else store.live_journeys(self.session))}
+        wanted = [e for e in entries if e.journey_id in journeys]
+        self.skipped += len(entries) - len(wanted)
+        alive = self._alive({e.customer_id for e in wanted})
+        zones = timezones(self.session, alive)
+        started: list[int] = []
+        by_journey: dict[int, list[Entry]] = {}
+        for entry in wanted:
+            by_journey.setdefault(entry.journey_id, []).append(entry)
+        for jid, group in sorted(by_journey.items()):
+            started += self._start_journey(journeys[jid], group, alive, zones)
+        return started
+
+    def _alive(self, ids: set[int]) -> set[int]:
+        found: set[int] = set()
+        for part in chunks(sorted(ids), 1000):
+            query = select(Customer.id).where(Customer.id.in_(part), Customer.merged_into_id.is_(None))
+            found.update(int(cid) for cid in self.session.scalars(query))
+        return found
+
+    def _start_journey(
+        self, journey: store.LiveJourney, entries: list[Entry], alive: set[int], zones: dict[int, str]
+    ) -> list[int]:
+        version, reentry = journey.version, journey.version.definition.reentry
+        facts = store.entry_facts(self.session, journey.id, [e.customer_id for e in entries])
+        rows, chosen = [], []
+        for e in sorted(entries, key=lambda x: (x.at, x.customer_id, x.key)):
+            last, active = facts.get(e.customer_id, (None, False))
+            if e.customer_id not in alive or not may_enter(
+                reentry, last_entered_at=last, has_active_run=active, now=self.now
+            ):
+                self.skipped += 1
+                continue
+            facts[e.customer_id] = (e.at, True)
+            arm, weight = experiment_arm(version, e.customer_id)
+            entry_key = "once" if isinstance(reentry, ReentryNever) else e.key
+            rows.append({"journey_id": journey.id, "version": version.version, "customer_id": e.customer_id,
+                         "entry_key": entry_key[:300], "status": "pending", "state": {}, "arm": arm,
+                         "entered_at": e.at, "updated_at": self.now})  # fmt: skip
+            chosen.append((e, arm, weight))
+        ids = self._insert_runs(rows)
+        new: list[int] = []
+        for (e, arm, weight), row in zip(chosen, rows, strict=True):
+            run_id = ids.get((e.customer_id, str(row["entry_key"])))
+            if run_id is None:
+                self.skipped += 1  # another transaction started it first
+                continue
+            state = new_run(version, str(run_id), e.customer_id, zones.get(e.customer_id, "Asia/Shanghai"))
+            start = Start(key=e.key, at=e.at, properties=dict(e.properties))
+            result = step(version, state, start, min(e.at, self.now), evaluate=self._evaluate)
+            self.effects.entered(result.state, journey.name, arm, weight)
+            run = store.RunRow(run_id, journey.id, version.version, e.customer_id, "pending", {}, arm)
+            self.runs[run_id], self.names[journey.id] = run, journey.name
+            self.effects.step(result, journey.name, arm)
+            self._update(run, result)
+            new.append(run_id)
+        self.entered += len(new)
+        return new
+
+    def _insert_runs(self, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
+        if not rows:
+            return {}
+        r = JourneyRun.__table__.c
+        stmt = (
+            insert_for(self.session.get_bind().dialect.name, JourneyRun.__table__)
+            .on_conflict_do_nothing(index_elements=["journey_id", "customer_id", "entry_key"])
+            .returning(r.id, r.customer_id, r.entry_key)
+        )
+        out: dict[tuple[int, str], int] = {}
+        for part in chunks(rows, 500):
+            for rid, cid, key in self.session.execute(stmt, list(part)):
+                out[(int(cid), str(key))] = int(rid)
+        return out
+
+    # --- moving runs on ------------------------------------------------------------------------------
+
+    def deliver(self, stimuli: Sequence[tuple[int, Stimulus]]) -> int:
+        """Apply stimuli to existing runs (locked here, in id order); returns how many changed a run."""
+        wanted = sorted({rid for rid, _ in stimuli} - set(self.runs))
+        self.runs.update(store.lock_runs(self.session, wanted))
+        self.names.update(store.journey_names(self.session, {r.journey_id for r in self.runs.values()}))
+        applied = 0
+        for run_id, stimulus in sorted(stimuli, key=lambda x: x[0]):
+            run = self.runs.get(run_id)
+            if run is None or run.status == "exited":
+                continue
+            version = store.version(self.session, run.journey_id, run.version)
+            state = RunState.model_validate(run.state)
+            waiting = state.waiting
+            now = stimulus.at if isinstance(stimulus, Timer) else self.now
+            result = step(
+                version, state, stimulus, max(now, state.entered_at or now), evaluate=self._evaluate
+            )
+            if result.ignored is not None:
+                continue
+            timed_out = waiting is not None and waiting.kind == "task" and waiting.timer_key == stimulus.key
+            if timed_out and waiting is not None and waiting.task_key:
+                self.effects.overdue.add(waiting.task_key)
+            self.effects.step(result, self.names.get(run.journey_id, ""), run.arm)
+            self._update(run, result)
+            applied += 1
+        self.applied += applied
+        return applied
+
+    def _update(self, run: store.RunRow, result: StepResult) -> None:
+        s = result.state
+        run.state, run.status = s.model_dump(mode="json"), s.status
+        timer = s.waiting.until if s.waiting else (s.goal_deadline if s.status == "awaiting_goal" else None)
+        self.changes[run.id] = {
+            "state": run.state, "status": s.status, "updated_at": self.now, "next_timer_at": timer,
+            "exited_at": s.exited_at, "exit_reason": s.exit_reason, "converted_at": s.goal_reached_at,
+        }  # fmt: skip
+
+    def _evaluate(self, condition: Mapping[str, Any], state: RunState, now: datetime) -> bool:
+        """A condition node, in the segment condition language, for this one customer."""
+        from siyu.segments.compiler import members, scope_for
+        from siyu.segments.schemas import parse_condition
+
+        text = json.dumps(condition, sort_keys=True)
+        node = self._conditions.get(text)
+        if node is None:
+            node = self._conditions[text] = parse_condition(dict(condition), field="condition")
+        scope = scope_for(self.session, now, [state.customer_id])
+        return self.session.execute(members(scope, node)).first() is not None
+
+    def finish(self) -> None:
+        """Write the changed runs and the gathered effects (the caller commits)."""
+        store.write_runs(self.session, self.changes)
+        self.effects.write(self.session)
+        self.changes.clear()
