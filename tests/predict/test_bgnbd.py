@@ -140,3 +140,9 @@ def test_parameters_must_be_positive(bad: float) -> None:
 def test_no_repeat_purchase_cannot_be_fitted() -> None:
     with pytest.raises(ValidationFailed, match="no customer made a repeat purchase"):
         bgnbd.fit(FrequencyData([0, 0], [0, 0], [3, 5]))
+
+
+def test_predict_gives_both_in_one_pass() -> None:
+    both = CDNOW_FIT.predict(13, ROWS)
+    assert np.array_equal(both.p_alive, CDNOW_FIT.p_alive(ROWS))
+    assert np.array_equal(both.expected_purchases, CDNOW_FIT.conditional_expected_purchases(13, ROWS))
