@@ -90,6 +90,13 @@ def test_reason_says_what_brought_a_customer_back() -> None:
     assert visit.reason == "interacted again after being dormant"
 
 
+def test_a_longer_dormant_limit_is_not_a_comeback() -> None:
+    facts = buyer(0, 10, 2, seen=10)  # dormant since day 40 under D = 30, no activity since
+    longer = Rules(new_days=30, dormant_days=60, churn_days=180)
+    d = stage_for(facts, Current("dormant", day(40)), day(50), longer)
+    assert (d.stage, d.since) == ("returning", day(40))
+
+
 # -- properties ----------------------------------------------------------------------------------------
 
 rules = st.builds(

@@ -4,7 +4,7 @@
 buyer, or a one-order buyer past the new-customer window who is still active. 沉睡 dormant: a buyer
 with no interaction and no purchase for D days (longer when the last order holds products with a
 consumption cycle: max(D, cycle × factor)). 流失 churned: the same for L days. 回流 reactivated: a dormant or
-churned buyer who interacts or buys again; after N more active days the rules above apply again.
+churned buyer with activity since becoming so; after N more active days the rules above apply again.
 
 `since` is derived from the facts (e.g. dormant since last activity + D), not from when the rule ran,
 so the worker and the sweep reach the same transition with the same timestamp.
@@ -115,8 +115,8 @@ def _decide(facts: Facts, current: Current | None, now: datetime, rules: Rules) 
             last_active + timedelta(days=dormant),
             f"no interaction or purchase for {dormant} days{cycle}",
         )
-    if current is not None and current.stage in INACTIVE:
-        back = max(last_active, current.since)
+    if current is not None and current.stage in INACTIVE and last_active >= current.since:
+        back = last_active
         if now < back + rules.new_window:
             what = "bought again" if facts.last_order_at == last_active else "interacted again"
             return Decision("reactivated", back, f"{what} after being {current.stage}")

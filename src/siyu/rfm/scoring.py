@@ -21,7 +21,7 @@ DIMENSIONS = ("recency_days", "frequency", "monetary")
 SCORES = 5
 
 # index = 4*M_high + 2*R_high + F_high  → tier code
-_BY_BITS = (
+BY_BITS = (
     "general_win_back",  # M↓ R↓ F↓
     "general_retain",  # M↓ R↓ F↑
     "general_develop",  # M↓ R↑ F↓
@@ -31,7 +31,7 @@ _BY_BITS = (
     "important_develop",  # M↑ R↑ F↓
     "important_value",  # M↑ R↑ F↑
 )
-TIER_CODES = np.array(_BY_BITS, dtype=object)
+TIER_CODES = np.array(BY_BITS, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -134,4 +134,4 @@ def score_all(
 
 def tier_of(r: int, f: int, m: int, *, high_score: int = 3) -> str:
     """The tier code of one customer's scores (same mapping as `score_all`)."""
-    return str(_BY_BITS[4 * (m >= high_score) + 2 * (r >= high_score) + (f >= high_score)])
+    return str(BY_BITS[4 * (m >= high_score) + 2 * (r >= high_score) + (f >= high_score)])

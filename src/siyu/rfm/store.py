@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from siyu.core import fastsql
 from siyu.core.database import chunks
 from siyu.rfm.facts import CHUNK, Facts
-from siyu.rfm.scoring import CutPoints, Cuts, Scored
+from siyu.rfm.scoring import BY_BITS, CutPoints, Cuts, Scored
 from siyu.rfm.tiers import TIERS
 from siyu.tags import service as tags
 from siyu.tags.tables import Tag, TagGroup
@@ -23,11 +23,6 @@ from siyu.tags.tables import Tag, TagGroup
 TAG_GROUP = "RFM 价值分层"
 ACTOR = "system:rfm"
 COLUMNS = ("customer_id", "recency_days", "frequency", "monetary_minor", "r", "f", "m", "tier", "computed_at")
-# 4·M_high + 2·R_high + F_high → tier, as in scoring._BY_BITS
-_BITS = {
-    0: "general_win_back", 1: "general_retain", 2: "general_develop", 3: "general_value",
-    4: "important_win_back", 5: "important_retain", 6: "important_develop", 7: "important_value",
-}  # fmt: skip
 
 
 def _score_sql(column: str, cuts: Cuts, name: str, params: dict[str, Any], *, higher_is_better: bool) -> str:
@@ -50,7 +45,7 @@ def rewrite(session: Session, facts_table: str, cuts: CutPoints, high_score: int
         "(CASE WHEN m >= :high THEN 4 ELSE 0 END + CASE WHEN r >= :high THEN 2 ELSE 0 END"
         " + CASE WHEN f >= :high THEN 1 ELSE 0 END)"
     )
-    tier = f"CASE {bits} " + " ".join(f"WHEN {b} THEN '{code}'" for b, code in _BITS.items()) + " END"
+    tier = f"CASE {bits} " + " ".join(f"WHEN {b} THEN '{code}'" for b, code in enumerate(BY_BITS)) + " END"
     session.execute(text("DELETE FROM rfm_scores"))
     # expressions are built from code and cut points travel as parameters
     sql = (
