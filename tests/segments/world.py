@@ -103,7 +103,7 @@ class World:
         return t.id
 
     def rfm(self, cid: int, tier: str, r: int = 3, f: int = 3, m: int = 3) -> None:
-        self.session.add(
+        self.session.merge(
             RfmScore(
                 customer_id=cid,
                 recency_days=1,
