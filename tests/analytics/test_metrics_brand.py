@@ -165,11 +165,17 @@ def test_message_metrics(session: Session) -> None:
     assert (replied["value"], breakdown(replied)) == (0.2, {"sms": 0.0, "wecom": 1.0})
     assert monthly(delivery) == [None, pytest.approx(5 / 6)]  # nothing sent in October
     unsubscribed = run(session, "unsubscribe_rate")
-    # u9 over customers with a delivery receipt: u1 u7 u8 u9 (m2 had none)
-    assert (unsubscribed["value"], breakdown(unsubscribed)) == (0.25, {"sms": 0.25})
+    # u9 over customers sent a message: u1 u3 u4 u7 u8 u9 (sms: all but u3; wecom: u3)
+    assert (unsubscribed["value"], breakdown(unsubscribed)) == (
+        pytest.approx(1 / 6),
+        {"sms": 0.2, "wecom": 0},
+    )
     participation = run(session, "campaign_participation")
-    # engaged u1 u3 u7 u8 over reached u1 u3 u7 u8 u9
-    assert (participation["value"], breakdown(participation)) == (0.8, {"sms": 0.75, "wecom": 1.0})
+    # engaged u1 u3 u7 u8 over reached u1 u3 u4 u7 u8 u9
+    assert (participation["value"], breakdown(participation)) == (
+        pytest.approx(4 / 6),
+        {"sms": 0.6, "wecom": 1.0},
+    )
 
 
 def test_journey_conversion(session: Session) -> None:
@@ -190,11 +196,11 @@ def test_journey_conversion(session: Session) -> None:
 
 def test_wakeup_rate(session: Session) -> None:
     build(session)
-    # first reached (Message Delivered) in Nov: u1, u7 (active within 90 days), u8, u9 (silent since Jun/Jul);
-    # u8 opened two days later; u9 only unsubscribed, which is not waking up
+    # first reached (Message Sent) on Nov 10: u1, u3, u4, u7 (active within 90 days), u8, u9 (silent since
+    # Jun/Jul); u8 opened two days later; u9 only unsubscribed, which is not waking up
     assert run(session, "wakeup_rate")["value"] == 0.5
-    # 20-day silence: u1 (last Oct 15) and u7 (Oct 20) count as silent too, and both acted within 7 days
-    assert run(session, "wakeup_rate", options=Options(silent_days=20))["value"] == 0.75
+    # 20-day silence: u1 (last Oct 15), u4 (Oct 13) and u7 (Oct 20) are silent too; u1 and u7 acted
+    assert run(session, "wakeup_rate", options=Options(silent_days=20))["value"] == 0.6
     # a one-day window misses u8's open on Nov 12 20:00
     assert run(session, "wakeup_rate", options=Options(window_days=1))["value"] == 0
 

@@ -14,6 +14,7 @@ from siyu.analytics.definitions import (
     JOURNEY_CONVERTED,
     JOURNEY_ENTERED,
     MESSAGE_DELIVERED,
+    MESSAGE_SENT,
     PASSIVE_EVENTS,
     UNSUBSCRIBED,
     Cell,
@@ -99,7 +100,7 @@ def journey_conversion(ctx: Context) -> Computed:
 def wakeup_rate(ctx: Context) -> Computed:
     lo, hi = ctx.bounds
     reach = select(E.customer_id.label("customer_id"), func.min(E.timestamp).label("at")).where(
-        E.name == MESSAGE_DELIVERED, E.timestamp >= lo, E.timestamp < hi
+        E.name.in_((MESSAGE_SENT, MESSAGE_DELIVERED)), E.timestamp >= lo, E.timestamp < hi
     )
     reached = ctx.restrict(reach, E.customer_id).group_by(E.customer_id).subquery("reached")
     r = reached.c
@@ -118,11 +119,12 @@ def wakeup_rate(ctx: Context) -> Computed:
 
 register(
     Definition("journey_conversion", "Journey conversion", "旅程转化率", "ratio",
-               "customers who entered a journey in the bucket (first entry) and did the goal event "
-               "within window_days after entering", "customers who entered in the bucket",
+               "of the denominator, customers who did the goal event within window_days after entering",
+               "customers whose first Journey Entered of the period (per journey) is in the bucket",
                journey_conversion, dimension="journey", options=("goal", "window_days")),
     Definition("wakeup_rate", "Silent-customer wake-up rate", "沉默客户唤醒率", "ratio",
-               "silent customers whose first Message Delivered in the bucket was followed by an activity "
-               "event within window_days", "customers whose first Message Delivered in the bucket came "
-               "after silent_days without activity", wakeup_rate, options=("silent_days", "window_days")),
+               "of the denominator, customers with an activity event (not unsubscribing) within "
+               "window_days after being reached", "customers first reached by a message (Message Sent or "
+               "Delivered) in the period, in this bucket, after silent_days without activity", wakeup_rate,
+               options=("silent_days", "window_days")),
 )  # fmt: skip

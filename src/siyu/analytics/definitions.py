@@ -40,6 +40,8 @@ PASSIVE_ROLLUPS = (*PASSIVE_EVENTS, "$identify", "$alias", "$group")
 # The customer's reactions to messages. Messaging records them as system events (kept out of stats and
 # rollups), yet they are the customer's own actions: activity reads them from the event log as well.
 ENGAGEMENT = (MESSAGE_OPENED, MESSAGE_CLICKED, MESSAGE_REPLIED)
+# A customer is reached by a message once it was sent to them (not every channel reports delivery).
+REACH = (MESSAGE_SENT, MESSAGE_DELIVERED, *ENGAGEMENT)
 
 
 @dataclass

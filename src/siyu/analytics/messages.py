@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import and_, case, distinct, func, select
 
 from siyu.analytics.definitions import (
+    ENGAGEMENT,
     MESSAGE_CLICKED,
     MESSAGE_DELIVERED,
     MESSAGE_OPENED,
     MESSAGE_REPLIED,
     MESSAGE_SENT,
+    REACH,
     UNSUBSCRIBED,
     Cell,
     Computed,
@@ -27,8 +29,8 @@ from siyu.analytics.sqltime import as_date
 from siyu.events.tables import Event
 
 E = Event.__table__.c
+REACHED = "distinct customers reached (a message sent, delivered, opened, clicked or replied) in the bucket"
 OUTCOMES = (MESSAGE_DELIVERED, MESSAGE_OPENED, MESSAGE_CLICKED, MESSAGE_REPLIED)
-ENGAGED = (MESSAGE_OPENED, MESSAGE_CLICKED, MESSAGE_REPLIED)
 
 
 def _prop(name: str) -> Any:
@@ -160,10 +162,10 @@ register(
                dimension="channel"),
     Definition("unsubscribe_rate", "Unsubscribe rate", "退订率", "ratio",
                "distinct customers with an Unsubscribed event in the bucket",
-               "distinct customers with a Message Delivered event in the bucket",
-               _ratio_of_customers((UNSUBSCRIBED,), (MESSAGE_DELIVERED,)), dimension="channel"),
+               REACHED,
+               _ratio_of_customers((UNSUBSCRIBED,), REACH), dimension="channel"),
     Definition("campaign_participation", "Campaign participation", "活动参与率", "ratio",
                "distinct customers who opened, clicked or replied to a message in the bucket",
-               "distinct customers reached (delivered, opened, clicked or replied) in the bucket",
-               _ratio_of_customers(ENGAGED, OUTCOMES), dimension="channel"),
+               REACHED,
+               _ratio_of_customers(ENGAGEMENT, REACH), dimension="channel"),
 )  # fmt: skip
