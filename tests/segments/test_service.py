@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from siyu.core.errors import Conflict, ValidationFailed
 from siyu.events.tables import Event
-from siyu.segments import evaluation, service
+from siyu.segments import evaluation, service, static
 from siyu.segments.schemas import SegmentCreate, SegmentUpdate
 from siyu.segments.tables import EvaluationDue, Segment, SegmentMember, SegmentVersion
 from siyu.tags import service as tags
@@ -210,9 +210,9 @@ def test_static_segments_change_only_by_upload(world: World) -> None:
     w = world
     alice, bob = w.identify("alice"), w.identify("bob")
     segment = service.create(w.session, SegmentCreate(name="名单", kind="static"), actor="t", now=w.now)
-    assert service.replace_static(w.session, segment, [alice, bob], "replace", actor="t", now=w.now) == (2, 0)
-    assert service.replace_static(w.session, segment, [bob], "remove", actor="t", now=w.now) == (0, 1)
-    assert service.replace_static(w.session, segment, [alice], "replace", actor="t", now=w.now) == (0, 0)
+    assert static.replace_static(w.session, segment, [alice, bob], "replace", actor="t", now=w.now) == (2, 0)
+    assert static.replace_static(w.session, segment, [bob], "remove", actor="t", now=w.now) == (0, 1)
+    assert static.replace_static(w.session, segment, [alice], "replace", actor="t", now=w.now) == (0, 0)
     evaluation.evaluate_customers(w.session, [alice, bob], w.now)
     assert members(w, segment.id) == {alice}
     with pytest.raises(Conflict):

@@ -6,7 +6,6 @@ of static segments (uploaded ids or identities). Evaluation itself is in `evalua
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +16,7 @@ from siyu.core.errors import Conflict, NotFound, ValidationFailed
 from siyu.core.settings import get_settings
 from siyu.customers.merges import canonical_id
 from siyu.customers.tables import Customer
-from siyu.segments import graph, membership
+from siyu.segments import graph
 from siyu.segments.compiler import count, members, scope_for
 from siyu.segments.conditions import SegmentCondition, TagCondition, walk
 from siyu.segments.evaluation import rebuild, rebuild_tag
@@ -205,34 +204,6 @@ def preview(session: Session, data: Any, *, now: datetime, sample: int | None = 
         sub = members(scope, definition.root).subquery()
         ids = [int(i) for i in session.scalars(select(sub.c.customer_id).limit(size))]
     return {"count": total, "sample": ids, "took_ms": round((time.perf_counter() - started) * 1000, 1)}
-
-
-def replace_static(
-    session: Session, segment: Segment, customer_ids: Sequence[int], mode: str, *, actor: str, now: datetime
-) -> tuple[int, int]:
-    """Members of a static segment after an upload: replace them, or add/remove these. (entered, exited)."""
-    if segment.kind != "static":
-        raise Conflict(
-            f"segment {segment.id} is dynamic: its members follow its definition", field="segment_id"
-        )
-    if segment.archived_at is not None:
-        raise Conflict(f"segment {segment.id} is archived", field="segment_id")
-    wanted = set(customer_ids)
-    m = SegmentMember.__table__.c
-    if mode == "replace":
-        have = set(session.scalars(select(m.customer_id).where(m.segment_id == segment.id)))
-        entered, exited = sorted(wanted - have), sorted(have - wanted)
-    else:
-        have = membership.current(session, segment.id, sorted(wanted))
-        entered, exited = (sorted(wanted - have), []) if mode == "add" else ([], sorted(have))
-    membership.write_rows(session, segment.id, entered, exited, now)
-    if entered or exited:
-        membership.record_changes(session, segment, entered, exited, now, {}, f"upload by {actor}"[:100])
-    session.refresh(segment)
-    segment.updated_at = now
-    segment.last_rebuilt_at = now
-    session.flush()
-    return len(entered), len(exited)
 
 
 def recount(session: Session, segment_id: int) -> int:
