@@ -76,6 +76,8 @@ def _classify(value: int | str) -> tuple[str, int | str] | str:
     if isinstance(value, int):
         return ("id", value) if 1 <= value <= MAX_ID else "customer id out of range"
     text = value.strip()
+    if "\x00" in text:
+        return "contains a NUL character"
     if text.isascii() and text.isdigit():
         number = int(text)
         return ("id", number) if 1 <= number <= MAX_ID else "customer id out of range"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from siyu.core.errors import ValidationFailed
 from siyu.segments.schemas import dump_condition, parse_condition
@@ -26,12 +26,21 @@ CATEGORY_LABELS = {
 }
 KIND_LABELS = {"static": "手动/导入", "rule": "规则计算", "predictive": "模型预测"}
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Description = Annotated[str | None, Field(default=None, max_length=500)]
-Reason = Annotated[str | None, Field(default=None, max_length=255)]
+
+def no_nul(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL characters: refuse them at the edge, with the field named."""
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Clean = AfterValidator(no_nul)
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Clean]
+Description = Annotated[str | None, Field(default=None, max_length=500), Clean]
+Reason = Annotated[str | None, Field(default=None, max_length=255), Clean]
 MAX_ID = 2**63 - 1
 # A list entry: a customer id, or an identity as `TYPE:VALUE` (e.g. "phone:13912345678").
-Entry = Annotated[int, Field(ge=1, le=MAX_ID)] | Annotated[str, StringConstraints(max_length=300)]
+Entry = Annotated[int, Field(ge=1, le=MAX_ID)] | Annotated[str, StringConstraints(max_length=300), Clean]
 MAX_ENTRIES = 1_000_000
 
 
@@ -135,6 +144,8 @@ class BulkResultPublic(BaseModel):
 def check_name(value: str, field: str = "name") -> str:
     """The same rule as `Name`, for callers that do not go through a schema."""
     name = value.strip()
+    if "\x00" in name:
+        raise ValidationFailed(f"{field} must not contain NUL characters", field=field)
     if not 1 <= len(name) <= 100:
         raise ValidationFailed(f"{field} must be 1-100 characters (after trimming)", field=field)
     return name
@@ -151,7 +162,19 @@ def check_rule(rule: Any) -> dict[str, Any]:
     normalised by the segment condition language."""
     if not isinstance(rule, dict) or not rule:
         raise ValidationFailed("rule must be a non-empty JSON object (a condition tree)", field="rule")
+    if _has_nul(rule):
+        raise ValidationFailed("rule must not contain NUL characters", field="rule")
     return dump_condition(parse_condition(rule, "rule"))
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def refers_to_tag(rule: Any, tag_id: int) -> bool:
