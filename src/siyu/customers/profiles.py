@@ -16,6 +16,7 @@ from siyu.customers.identity_types import TRAIT_IDENTITIES, canonical_trait, rul
 from siyu.customers.tables import Customer, CustomerStats, Identity
 from siyu.lifecycle.view import stage_of
 from siyu.rfm.view import rfm_of
+from siyu.tags.membership import tags_of
 
 
 def shown(vault: Vault, kind: str, value: Any, sees_pii: bool) -> Any:
@@ -97,6 +98,7 @@ def profile(session: Session, vault: Vault, customer_id: int, *, sees_pii: bool)
         "stats": stats_of(session, canonical),
         "rfm": rfm_of(session, canonical),
         "lifecycle_stage": stage_of(session, canonical),
+        "tags": tags_of(session, canonical),
         "merges": [
             {
                 "id": m.id,
