@@ -71,6 +71,33 @@ def test_dau_wau_mau_stickiness_on_one_day(session: Session) -> None:
     assert on("stickiness") == pytest.approx(2 / 6)
 
 
+# Every customer's active days, read off the fixture by hand (orders, views, surveys, group messages,
+# message reactions; not identify calls, sends, receipts, journey entries or unsubscribing).
+ACTIVE_DAYS = {
+    "u1": ["2026-10-01", "2026-10-15", "2026-11-10", "2026-11-15"],
+    "u2": ["2026-10-02", "2026-10-05", "2026-10-06"],
+    "u3": ["2026-10-03", "2026-11-02", "2026-11-03", "2026-11-04", "2026-11-10", "2026-11-15"],
+    "u4": ["2026-10-10", "2026-10-12", "2026-10-13"],
+    "u5": ["2026-11-01"],
+    "u6": ["2026-11-05", "2026-11-06", "2026-11-07", "2026-11-20", "2026-11-21"],
+    "u7": ["2026-10-20", "2026-11-11", "2026-11-12"],
+    "u8": ["2026-06-01", "2026-11-12", "2026-11-13"],
+    "u9": ["2026-07-01"],
+}
+
+
+@pytest.mark.parametrize("metric", ["dau", "wau", "mau"])
+def test_trailing_windows_equal_brute_force(session: Session, metric: str) -> None:
+    build(session)
+    window = {"dau": 1, "wau": 7, "mau": 30}[metric]
+    active = {u: {date.fromisoformat(d) for d in days} for u, days in ACTIVE_DAYS.items()}
+    result = run(session, metric, date(2026, 9, 15), NOV30, "day")
+    for point in result["series"]:
+        day = date.fromisoformat(point["period"])
+        expected = sum(any(0 <= (day - d).days < window for d in days) for days in active.values())
+        assert point["value"] == expected, (metric, day)
+
+
 def test_group_activity(session: Session) -> None:
     build(session)
     result = run(session, "group_activity")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, distinct, func, select, union
+from sqlalchemy import Date, and_, case, distinct, func, select, type_coerce, union
 
 from siyu.analytics.definitions import (
     COMPLAINT_SUBMITTED,
@@ -22,7 +22,7 @@ from siyu.analytics.definitions import (
     divide,
     register,
 )
-from siyu.analytics.sqltime import calendar, day_start, local_date
+from siyu.analytics.sqltime import as_date, day_add, day_start, local_date
 from siyu.customers.tables import Customer, CustomerStats, DailyEventCount
 from siyu.events.system import system_source_id
 from siyu.events.tables import Event
@@ -122,20 +122,33 @@ def trailing_active(ctx: Context, window: int) -> dict[Any, int]:
 
 
 def _trailing(ctx: Context, window: int) -> dict[Any, int]:
+    """Each active day `a` of a customer covers the days a … a + window − 1; a customer's coverage
+    starts at `a` or, when the previous active day `p` is closer than `window`, at p + window (so the
+    stretches of one customer never overlap). Distinct customers on day d = stretches started by d minus
+    stretches ended by d: one pass over the active days (a window function), a running sum in Python."""
     days = ctx.period.days()
     active = active_days(ctx, window - 1)
-    if window == 1:
-        query: Any = select(active.c.day, func.count(active.c.customer_id)).group_by(active.c.day)
-    else:
-        cal = calendar([(d, d - timedelta(days=window - 1)) for d in days])
-        on = and_(active.c.day >= cal.c.lo, active.c.day <= cal.c.d)
-        query = (
-            select(cal.c.d, func.count(distinct(active.c.customer_id)))
-            .select_from(cal.join(active, on))
-            .group_by(cal.c.d)
-        )
-    found = {day: cell.numerator for day, cell in cells(ctx.session.execute(query)).items()}
-    return {d: int(found.get(d, 0)) for d in days}
+    previous = func.lag(active.c.day).over(partition_by=active.c.customer_id, order_by=active.c.day)
+    pairs = select(active.c.day.label("day"), previous.label("prev")).subquery("pairs")
+    after_previous = day_add(ctx.kind, pairs.c.prev, window)
+    first = case(
+        (pairs.c.prev.is_(None) | (pairs.c.day >= after_previous), pairs.c.day), else_=after_previous
+    )
+    start = type_coerce(first, Date).label("at")
+    end = day_add(ctx.kind, pairs.c.day, window).label("at")
+    change: dict[Any, int] = {}
+    for expr, sign in ((start, 1), (end, -1)):
+        for at, n in ctx.session.execute(select(expr, func.count()).select_from(pairs).group_by(expr)):
+            key = as_date(at)
+            change[key] = change.get(key, 0) + sign * int(n)
+    running, out, moments = 0, {}, sorted(change)
+    i = 0
+    for d in days:
+        while i < len(moments) and moments[i] <= d:
+            running += change[moments[i]]
+            i += 1
+        out[d] = running
+    return out
 
 
 def _averaged(ctx: Context, window: int) -> Computed:
