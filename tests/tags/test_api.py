@@ -142,6 +142,7 @@ def test_tagging_by_json_upload_and_segment(tracker: httpx.Client, api: httpx.Cl
     assert [(t["id"], t["name"], t["group"], t["category"]) for t in li_tags] == [
         (tag["id"], "双11", "活动", "behavior")
     ]
+    assert ok(api.get(f"/api/v1/customers/{li}"))["tags"] == li_tags  # the profile shows them too
     names = [e["name"] for e in all_events(api, wang)]
     assert names.count("Tag Added") == 1 and names.count("Tag Removed") == 1
     refused(api.get("/api/v1/customers/999999/tags"), 404, "customer_id")
