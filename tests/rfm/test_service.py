@@ -234,3 +234,17 @@ def test_sql_scoring_of_full_runs_matches_numpy_scoring_of_refreshes(
     everyone = [cid(session, user) for user in sorted({m["userId"] for m in messages})]
     assert service.refresh(session, everyone, NOW) == []
     assert scores(session) == full and value_tags(session) == tags_full
+
+
+def test_merged_customers_leave_rfm_and_the_survivor_keeps_one_value_tag(session: Session) -> None:
+    ids = shop(session)
+    service.recompute_all(session, NOW)
+    from siyu.customers import merges
+
+    merges.merge(session, ids["c2"], ids["c4"], reason="same person", actor="test")
+    service.recompute_all(session, NOW)
+    rows = scores(session)
+    assert ids["c4"] not in rows
+    assert rows[ids["c2"]][:3] == (5, 3, 150000)  # c4's order moved to c2
+    assert value_tags(session)[ids["c2"]] == "重要价值"
+    assert service.refresh(session, [ids["c2"], ids["c4"]], NOW) == []

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core import fastsql
 from siyu.core.database import chunks
+from siyu.customers.tables import Customer
 from siyu.rfm.facts import CHUNK, Facts
 from siyu.rfm.scoring import BY_BITS, CutPoints, Cuts, Scored
 from siyu.rfm.tiers import TIERS
@@ -46,13 +47,15 @@ def rewrite(session: Session, facts_table: str, cuts: CutPoints, high_score: int
         " + CASE WHEN f >= :high THEN 1 ELSE 0 END)"
     )
     tier = f"CASE {bits} " + " ".join(f"WHEN {b} THEN '{code}'" for b, code in enumerate(BY_BITS)) + " END"
+    # OFFSET keeps the scoring subquery from being merged into the outer one (r, f, m computed once)
+    fence = "LIMIT -1 OFFSET 0" if fastsql.dialect(session) == "sqlite" else "OFFSET 0"
     session.execute(text("DELETE FROM rfm_scores"))
     # expressions are built from code and cut points travel as parameters
     sql = (
         f"INSERT INTO rfm_scores ({', '.join(COLUMNS)})"  # noqa: S608
         f" SELECT customer_id, recency_days, frequency, monetary, r, f, m, {tier}, :now FROM"
         f" (SELECT customer_id, recency_days, frequency, monetary, {r} AS r, {f} AS f, {m} AS m"
-        f" FROM {facts_table}) scored"
+        f" FROM {facts_table} {fence}) scored"
     )
     session.execute(text(sql), params)
 
@@ -102,6 +105,14 @@ def tier_tags(session: Session) -> dict[str, int]:
     return system_tag_ids(session, TAG_GROUP, TIERS, category="value", description="RFM value tier")
 
 
+def _merged_away(session: Session, ids: Sequence[int]) -> set[int]:
+    query = select(Customer.id).where(Customer.merged_into_id.is_not(None))
+    out: set[int] = set()
+    for part in chunks(ids, CHUNK):
+        out.update(session.scalars(query.where(Customer.id.in_(part))))
+    return out
+
+
 def _tier_to_tag(ids: dict[str, int], params: dict[str, Any]) -> str:
     params.update({f"tag_{code}": tag_id for code, tag_id in ids.items()})
     return "CASE s.tier " + " ".join(f"WHEN '{code}' THEN :tag_{code}" for code in ids) + " END"
@@ -120,8 +131,7 @@ def sync_tags(session: Session, scope: Sequence[int] | None, now: datetime, *, r
         f" WHERE t.customer_id = s.customer_id AND t.tag_id = {_tier_to_tag(ids, params)})"
     )
     unscored = (
-        "SELECT t.customer_id, t.tag_id FROM customer_tags t JOIN customers c ON c.id = t.customer_id"
-        " WHERE t.tag_id IN :tags AND c.merged_into_id IS NULL"
+        "SELECT t.customer_id, t.tag_id FROM customer_tags t WHERE t.tag_id IN :tags"
         " AND NOT EXISTS (SELECT 1 FROM rfm_scores s WHERE s.customer_id = t.customer_id)"
     )
     tag_list: BindParameter[list[int]] = bindparam("tags", list(ids.values()), expanding=True)
@@ -135,8 +145,11 @@ def sync_tags(session: Session, scope: Sequence[int] | None, now: datetime, *, r
             q_unscored = text(unscored + " AND t.customer_id IN :ids").bindparams(tag_list, within)
         for cid, code in session.execute(q_missing, params):
             add[str(code)].append(int(cid))
-        for cid, tag_id in session.execute(q_unscored):
-            remove[code_of[int(tag_id)]].append(int(cid))
+        found = [(int(c), int(t)) for c, t in session.execute(q_unscored)]
+        merged = _merged_away(session, [c for c, _ in found])
+        for cid, tag_id in found:
+            if cid not in merged:
+                remove[code_of[tag_id]].append(cid)
     for code, tag_id in ids.items():
         if add[code] or remove[code]:
             tags.apply(
