@@ -39,6 +39,15 @@ def test_known_signal_is_found_and_calibrated() -> None:
     assert np.corrcoef(risk, truth[:500])[0, 1] > 0.85
 
 
+def test_baseline_is_scored_on_the_same_held_out_customers() -> None:
+    X, y, truth = simulated(4000, 6, signal=True)
+    report = train(X, y, FEATURES, seed=0, max_iter=40, baseline=truth).report
+    # the true probabilities are the best possible score: the trees come close, never far above
+    assert report.baseline_auc is not None and report.baseline_auc > 0.8
+    assert report.auc < report.baseline_auc + 0.02
+    assert train(X, y, FEATURES, seed=0, max_iter=5).report.baseline_auc is None
+
+
 def test_no_signal_control_gives_auc_near_one_half() -> None:
     X, y, _ = simulated(6000, 2, signal=False)
     report = train(X, y, FEATURES, seed=0, max_iter=60).report

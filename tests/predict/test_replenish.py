@@ -8,12 +8,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from siyu.core.errors import ValidationFailed
-from siyu.predict.replenish import Purchases, due_dates, estimate_cycles, group_medians, resolve_cycles
+from siyu.predict.replenish import (
+    ProductHistory,
+    due_dates,
+    estimate_cycles,
+    group_medians,
+    product_history,
+    resolve_cycles,
+)
 
 
-def purchases(*rows: tuple[int, int, int, int]) -> Purchases:
+def purchases(*rows: tuple[int, int, int, int]) -> ProductHistory:
+    """(customer, product, day, units) rows, one per day, aggregated as SQL does."""
     table = np.array(rows, dtype=np.int64).reshape(-1, 4)
-    return Purchases(*(np.ascontiguousarray(table[:, i]) for i in range(4)))
+    return product_history(*(np.ascontiguousarray(table[:, i]) for i in range(4)))
 
 
 def test_serum_bought_twice_over_runs_out_after_two_cycles() -> None:
@@ -42,6 +50,15 @@ def test_earliest_date_ahead_wins_else_the_latest_passed() -> None:
     assert dict(zip(due.customer.tolist(), due.due_day.tolist(), strict=True)) == {1: 130, 2: 60}
     assert dict(zip(due.customer.tolist(), due.product.tolist(), strict=True)) == {1: 0, 2: 2}
     assert due.remind_day.tolist() == [125, 55]
+
+
+def test_aggregation_per_customer_and_product() -> None:
+    h = purchases((2, 0, 50, 1), (1, 0, 10, 2), (1, 0, 70, 3), (1, 1, 5, 1), (1, 0, 40, 1))
+    assert h.customer.tolist() == [1, 2, 1] and h.product.tolist() == [0, 0, 1]
+    assert h.first_day.tolist() == [10, 50, 5] and h.last_day.tolist() == [70, 50, 5]
+    assert (
+        h.days.tolist() == [3, 1, 1] and h.units.tolist() == [6, 1, 1] and h.last_units.tolist() == [3, 1, 1]
+    )
 
 
 def test_cycle_estimated_from_repeat_buyers_per_unit() -> None:
@@ -81,9 +98,13 @@ def test_settings_win_over_estimates_product_over_category() -> None:
 
 
 def test_bad_input_is_refused() -> None:
+    one = np.ones(1, dtype=np.int64)
     with pytest.raises(ValidationFailed) as zero:
-        purchases((1, 0, 1, 0))
+        ProductHistory(one, one, one, one, one, one, one * 0)
     assert zero.value.field == "quantity"
+    with pytest.raises(ValidationFailed) as length:
+        ProductHistory(one, one, one, one, one, one, np.ones(2, dtype=np.int64))
+    assert length.value.field == "purchases"
     with pytest.raises(ValidationFailed) as remind:
         due_dates(purchases((1, 0, 1, 1)), np.array([5.0]), today=0, remind_days=-1)
     assert remind.value.field == "remind_days"

@@ -47,6 +47,7 @@ class ChurnReport:
     brier: float
     log_loss: float
     base_rate: float  # share of held-out customers who did not buy
+    baseline_auc: float | None  # the `baseline` scores' AUC on the same held-out customers
     train_customers: int
     test_customers: int
     calibration_method: str
@@ -63,6 +64,7 @@ class ChurnReport:
 class ChurnModel:
     estimator: Any
     report: ChurnReport
+    blank: npt.NDArray[np.bool_]  # features missing for every training row: set to 0 (trees cannot bin them)
 
     def risk(self, X: Matrix) -> Vector:
         """Calibrated P(no purchase in the horizon) per row."""
@@ -71,7 +73,15 @@ class ChurnModel:
                 f"expected {len(self.report.features)} features, got {X.shape[1]}", field="features"
             )
         with threadpool_limits(limits=1, user_api="openmp"):
-            return np.asarray(self.estimator.predict_proba(X)[:, 1], dtype=np.float64)
+            return np.asarray(self.estimator.predict_proba(_filled(X, self.blank))[:, 1], dtype=np.float64)
+
+
+def _filled(X: Matrix, blank: npt.NDArray[np.bool_]) -> Matrix:
+    if not blank.any():
+        return X
+    out = X.copy()
+    out[:, blank] = 0.0
+    return out
 
 
 def train(
@@ -83,8 +93,10 @@ def train(
     test_share: float = 0.25,
     max_train: int | None = None,
     max_iter: int = 200,
+    baseline: Vector | None = None,
 ) -> ChurnModel:
-    """Fit on a stratified (1 - test_share) of the customers (at most `max_train`), report on the rest."""
+    """Fit on a stratified (1 - test_share) of the customers (at most `max_train`), report on the rest;
+    `baseline`, another score of the same customers (e.g. BG/NBD's), is reported on the same rest."""
     labels = np.asarray(y, dtype=np.int64)
     if X.ndim != 2 or X.shape[0] != labels.shape[0] or X.shape[1] != len(features):
         raise ValidationFailed("features and labels do not line up", field="features")
@@ -101,6 +113,8 @@ def train(
             fit_rows, train_size=max_train, random_state=seed, stratify=labels[fit_rows]
         )
     method = "isotonic" if fit_rows.shape[0] >= ISOTONIC_FROM else "sigmoid"
+    blank = np.all(np.isnan(X[fit_rows]), axis=0)
+    X = _filled(X, blank)
     boosted = HistGradientBoostingClassifier(
         max_iter=max_iter, learning_rate=0.1, max_leaf_nodes=31, l2_regularization=1.0, random_state=seed
     )
@@ -109,18 +123,22 @@ def train(
         model.fit(X[fit_rows], labels[fit_rows])
         predicted = np.asarray(model.predict_proba(X[test_rows])[:, 1], dtype=np.float64)
     truth = labels[test_rows]
+    both = np.unique(truth).shape[0] == 2
     report = ChurnReport(
-        auc=float(roc_auc_score(truth, predicted)) if np.unique(truth).shape[0] == 2 else float("nan"),
+        auc=float(roc_auc_score(truth, predicted)) if both else float("nan"),
         brier=float(brier_score_loss(truth, predicted)),
         log_loss=float(log_loss(truth, np.clip(predicted, 1e-6, 1 - 1e-6), labels=[0, 1])),
         base_rate=float(truth.mean()),
+        baseline_auc=float(roc_auc_score(truth, baseline[test_rows]))
+        if both and baseline is not None
+        else None,
         train_customers=int(fit_rows.shape[0]),
         test_customers=int(test_rows.shape[0]),
         calibration_method=method,
         features=list(features),
         reliability=reliability(truth, predicted),
     )
-    return ChurnModel(model, report)
+    return ChurnModel(model, report, blank)
 
 
 def reliability(truth: npt.ArrayLike, predicted: Vector, bins: int = 10) -> list[CalibrationBin]:
@@ -133,7 +151,11 @@ def reliability(truth: npt.ArrayLike, predicted: Vector, bins: int = 10) -> list
     mean_y = np.bincount(index, weights=labels, minlength=bins)
     return [
         CalibrationBin(
-            float(edges[i]), float(edges[i + 1]), int(size[i]), mean_p[i] / size[i], mean_y[i] / size[i]
+            float(edges[i]),
+            float(edges[i + 1]),
+            int(size[i]),
+            float(mean_p[i] / size[i]),
+            float(mean_y[i] / size[i]),
         )
         for i in range(bins)
         if size[i]

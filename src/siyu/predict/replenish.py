@@ -2,10 +2,11 @@
 cycle of c days on day d runs out on d + c·q, and is reminded `remind_days` before.
 
 A product's cycle is the operator's setting (by product id, else by category) or, failing that, estimated
-from the data: each repeat buyer's median interval between consecutive purchases of the product, divided
-by the units bought at the earlier purchase; the cycle is the median of those per-buyer values over at
-least `min_buyers` repeat buyers (a median, so stockpilers and forgetters do not move it).
-Days are whole-day numbers (e.g. days since 1970-01-01 in the brand's zone).
+from the orders: each repeat buyer's days per unit, (last purchase day - first) / units bought before the
+last purchase (their unit-weighted mean interval), and the cycle is the median of those over at least
+`min_buyers` repeat buyers (a median, so stockpilers and forgetters do not move it).
+Works on one row per (customer, product), which SQL can aggregate in one pass; days are whole-day
+numbers (e.g. days since 1970-01-01 in the brand's zone).
 """
 
 from __future__ import annotations
@@ -23,25 +24,41 @@ IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
-class Purchases:
-    """One row per (customer, product, day) with the units bought that day; `product` codes index the
-    caller's product list."""
+class ProductHistory:
+    """One row per (customer, product): first and last purchase day, purchase days, units in all and on
+    the last day. `product` codes index the caller's product list."""
 
     customer: IntArray
     product: IntArray
-    day: IntArray
-    quantity: IntArray
+    first_day: IntArray
+    last_day: IntArray
+    days: IntArray
+    units: IntArray
+    last_units: IntArray
 
     def __post_init__(self) -> None:
         n = self.customer.shape[0]
-        if any(a.shape[0] != n for a in (self.product, self.day, self.quantity)):
+        columns = (self.product, self.first_day, self.last_day, self.days, self.units, self.last_units)
+        if any(a.shape[0] != n for a in columns):
             raise ValidationFailed("purchase columns differ in length", field="purchases")
-        if n and int(self.quantity.min()) < 1:
-            raise ValidationFailed("quantities must be at least 1", field="quantity")
+        if n and (int(self.last_units.min()) < 1 or np.any(self.units < self.last_units)):
+            raise ValidationFailed("units must be at least 1 and include the last day's", field="quantity")
 
 
-def _order(p: Purchases) -> IntArray:
-    return np.lexsort((p.day, p.customer, p.product)).astype(np.int64)
+def product_history(
+    customer: IntArray, product: IntArray, day: IntArray, quantity: IntArray
+) -> ProductHistory:
+    """Per-day rows (customer, product, day, units; one per day) aggregated per (customer, product)."""
+    order = np.lexsort((day, customer, product))
+    c, p, d, q = customer[order], product[order], day[order], np.maximum(quantity[order], 1)
+    start = np.ones(c.shape[0], dtype=np.bool_)
+    start[1:] = (p[1:] != p[:-1]) | (c[1:] != c[:-1])
+    first = np.flatnonzero(start)
+    last = np.append(first[1:], c.shape[0]) - 1
+    return ProductHistory(
+        c[first], p[first], d[first], d[last], np.diff(np.append(first, c.shape[0])),
+        np.add.reduceat(q, first) if first.shape[0] else q[:0], q[last],
+    )  # fmt: skip
 
 
 def group_medians(group: IntArray, values: Vector) -> tuple[IntArray, Vector, IntArray]:
@@ -55,25 +72,17 @@ def group_medians(group: IntArray, values: Vector) -> tuple[IntArray, Vector, In
     return keys.astype(np.int64), median, count.astype(np.int64)
 
 
-def estimate_cycles(p: Purchases, products: int, *, min_buyers: int = 5) -> tuple[Vector, IntArray]:
+def estimate_cycles(h: ProductHistory, products: int, *, min_buyers: int = 5) -> tuple[Vector, IntArray]:
     """Per product: the estimated cycle in days per unit (NaN with fewer than `min_buyers` repeat
     buyers) and the number of repeat buyers it rests on."""
     cycles = np.full(products, np.nan)
     buyers = np.zeros(products, dtype=np.int64)
-    o = _order(p)
-    prod, cust, day, qty = p.product[o], p.customer[o], p.day[o], p.quantity[o]
-    same = (prod[1:] == prod[:-1]) & (cust[1:] == cust[:-1])
-    if not same.any():
+    before_last = h.units - h.last_units
+    repeat = (h.days >= 2) & (before_last > 0)
+    if not repeat.any():
         return cycles, buyers
-    per_unit = (day[1:] - day[:-1])[same] / qty[:-1][same]
-    pair_product, pair_customer = prod[1:][same], cust[1:][same]
-    # one key per (product, customer): their median interval, then the median over customers
-    _, pair_key = np.unique(np.stack([pair_product, pair_customer]), axis=1, return_inverse=True)
-    pair_key = pair_key.reshape(-1).astype(np.int64)
-    keys, per_buyer, _ = group_medians(pair_key, per_unit.astype(np.float64))
-    buyer_product = np.zeros(keys.shape[0], dtype=np.int64)
-    buyer_product[pair_key] = pair_product
-    found, median, count = group_medians(buyer_product, per_buyer)
+    per_unit = (h.last_day - h.first_day)[repeat] / before_last[repeat]
+    found, median, count = group_medians(h.product[repeat], per_unit.astype(np.float64))
     buyers[found] = count
     enough = count >= min_buyers
     cycles[found[enough]] = median[enough]
@@ -112,19 +121,15 @@ class Due:
     remind_day: IntArray
 
 
-def due_dates(p: Purchases, cycles: Vector, *, today: int, remind_days: int = 15) -> Due:
+def due_dates(h: ProductHistory, cycles: Vector, *, today: int, remind_days: int = 15) -> Due:
     """Each customer's replenish day: last purchase day + cycle × units bought that day, per product with
     a cycle; the earliest one still ahead (≥ today), else the latest one already passed."""
     if remind_days < 0:
         raise ValidationFailed("remind_days must not be negative", field="remind_days")
-    o = _order(p)
-    prod, cust, day, qty = p.product[o], p.customer[o], p.day[o], p.quantity[o]
-    last = np.ones(prod.shape[0], dtype=np.bool_)  # the last row of each (product, customer)
-    last[:-1] = (prod[1:] != prod[:-1]) | (cust[1:] != cust[:-1])
-    cycle = cycles[prod[last]]
+    cycle = cycles[h.product] if h.product.shape[0] else np.zeros(0)
     known = np.isfinite(cycle) & (cycle > 0)
-    cust, prod = cust[last][known], prod[last][known]
-    due = day[last][known] + np.rint(cycle[known] * qty[last][known]).astype(np.int64)
+    cust, prod = h.customer[known], h.product[known]
+    due = h.last_day[known] + np.rint(cycle[known] * h.last_units[known]).astype(np.int64)
     ahead = due >= today
     # rank: ahead first, nearest first; passed after, most recent first
     rank = np.where(ahead, due - today, np.iinfo(np.int64).max // 2 + (today - due))

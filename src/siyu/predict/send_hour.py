@@ -86,19 +86,21 @@ def best_send_hours(
     counts: IntArray,
     *,
     group_strength: float = 24.0,
+    group_count: int | None = None,
     kappa: float | None = None,
     fit_sample: int = 50_000,
     seed: int = 0,
 ) -> SendHours:
     """Best hour for each of `len(groups)` customers (group codes 0..G-1) from their sparse local-hour
-    counts; `kappa` fixed, or None to fit it on up to `fit_sample` customers with history."""
+    counts; `group_count` groups (default: the largest code + 1); `kappa` fixed, or None to fit it on up
+    to `fit_sample` customers with history."""
     n = groups.shape[0]
     if n and int(groups.min()) < 0:
         raise ValidationFailed("group codes must not be negative", field="group")
     if group_strength <= 0:
         raise ValidationFailed("group_strength must be positive", field="group_strength")
     present, dense = hour_counts(rows, hours, counts, n)
-    g = int(groups.max()) + 1 if n else 0
+    g = max(group_count or 0, int(groups.max()) + 1 if n else 0)
     overall = dense.sum(axis=0) + 1.0
     overall /= overall.sum()
     pooled = np.zeros((g, HOURS))
@@ -111,7 +113,7 @@ def best_send_hours(
         kappa = fit_kappa(dense[sample], means[groups[present[sample]]])
     elif kappa <= 0:
         raise ValidationFailed("kappa must be positive", field="kappa")
-    best = np.argmax(means, axis=1)[groups] if g else np.zeros(0, dtype=np.int64)
+    best = np.argmax(means, axis=1)[groups] if n else np.zeros(0, dtype=np.int64)
     for start in range(0, present.shape[0], CHUNK):
         part = slice(start, start + CHUNK)
         posterior = kappa * means[groups[present[part]]] + dense[part]  # ∝ the posterior mean
