@@ -332,6 +332,64 @@ class Settings(BaseSettings):
         "still open) before giving up on them.",
     )
 
+    # --- Predictions on profiles: next purchase, replenishment, churn risk, send hour, predictive tags
+    # (siyu.predict.service; docs/predictions.md) ---
+    predict_refresh_hour: int | None = Field(
+        4, ge=0, le=23, description="Local hour (brand zone) of the nightly prediction refresh; null = never."
+    )
+    predict_churn_days: int = Field(
+        90,
+        ge=7,
+        le=730,
+        description="Churn risk is P(no purchase in the next N days); the classifier learns from features "
+        "as of N days ago and who bought since.",
+    )
+    predict_churn_threshold: float = Field(
+        0.7, gt=0, lt=1, description="Buyers with a churn risk at least this carry the tag 高流失风险."
+    )
+    predict_high_potential_share: float = Field(
+        0.1,
+        gt=0,
+        lt=1,
+        description="高潜力: this top share, by predicted CLV, of the buyers likely still active.",
+    )
+    predict_alive_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A buyer with P(alive) below this gets no next-purchase window and never 高潜力.",
+    )
+    predict_clv_months: int = Field(12, ge=1, le=120, description="CLV horizon in months.")
+    predict_clv_monthly_discount: float = Field(
+        0.01, ge=0, le=1, description="Monthly discount rate applied to future purchases in the CLV."
+    )
+    predict_next_purchase_max_days: int = Field(
+        730, ge=30, le=3650, description="Next-purchase dates further ahead than this are shown as null."
+    )
+    predict_send_hour_lookback_days: int = Field(
+        365, ge=7, le=3650, description="Opens, clicks and replies of the last N days feed the best send hour."
+    )
+    predict_replenish_cycles: dict[str, float] = Field(
+        default_factory=dict,
+        description='Consumption cycle in days per unit, JSON {"serum-30ml": 90, "精华": 60}: a key matches '
+        "a product id (or SKU) first, then a category; categories also fall back to "
+        "lifecycle_category_cycles; other products use their repeat buyers' median interval.",
+    )
+    predict_replenish_remind_days: int = Field(
+        15, ge=0, le=365, description="Remind this many days before the expected replenish date."
+    )
+    predict_replenish_min_buyers: int = Field(
+        5, ge=2, description="Repeat buyers needed to estimate a product's cycle from the orders."
+    )
+    predict_churn_min_customers: int = Field(
+        200,
+        ge=20,
+        description="Buyers needed to train the churn classifier; with fewer, churn risk comes from BG/NBD.",
+    )
+    predict_churn_max_train: int = Field(
+        200_000, ge=1000, description="At most this many customers train the churn classifier (a sample)."
+    )
+
     @field_validator("identity_rules")
     @classmethod
     def _check_identity_rules(
