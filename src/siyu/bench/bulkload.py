@@ -251,7 +251,8 @@ def load(url: str, size: BrandSize, now: datetime, progress: Progress) -> LoadRe
         progress("recreating indexes and constraints", 0, 1)
         mark = time.perf_counter()
         sink.finish(TABLES, SERIAL)
-        result.seconds["indexes"] = round(time.perf_counter() - mark, 2)
+        result.seconds["finish"] = round(time.perf_counter() - mark, 2)
+        result.seconds.update({f"finish_{k}": round(v, 2) for k, v in sink.timings.items()})
     finally:
         sink.close()
     result.seconds["total"] = round(time.perf_counter() - started, 2)
@@ -266,7 +267,8 @@ def _write(sink: Sink, result: LoadResult, table: str, rows: list[Row]) -> None:
     mark = time.perf_counter()
     sink.write(table, COLUMNS[table], rows)
     result.rows[table] = result.rows.get(table, 0) + len(rows)
-    result.seconds[table] = round(result.seconds.get(table, 0.0) + time.perf_counter() - mark, 2)
+    key = f"write_{table}"
+    result.seconds[key] = round(result.seconds.get(key, 0.0) + time.perf_counter() - mark, 2)
 
 
 def _customers(

@@ -222,13 +222,12 @@ class EventRows:
         n, kind, source = hi - lo, e.kind[lo:hi], e.source[lo:hi]
         customer, product, detail = e.customer[lo:hi], e.product[lo:hi], e.detail[lo:hi]
         at = e.at[lo:hi]
-        st = self.b.strings
+        devices, member_ids = self.b.strings.all_devices(), self.b.strings.all_member_ids()
         known = (at >= p.join_at[customer]) & p.member[customer]
-        user = [
-            st.member_id(i) if k else None for i, k in zip(customer.tolist(), known.tolist(), strict=True)
-        ]
+        who = customer.tolist()
+        user = [member_ids[i] if k else None for i, k in zip(who, known.tolist(), strict=True)]
         in_store = ((source == STORE) & known).tolist()
-        anonymous = [None if s else st.device(i) for i, s in zip(customer.tolist(), in_store, strict=True)]
+        anonymous = [None if s else devices[i] for i, s in zip(who, in_store, strict=True)]
         props = np.empty(n, dtype=object)
         names = _objects(list(NAMES))[kind]
         names[kind == IDENTIFY] = None

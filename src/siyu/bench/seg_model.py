@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,23 @@ class CustomerStrings:
         self._email = p.email
         self._handle = rng.integers(0, len(demo_people.PINYIN_HANDLES), n)
         self._domain = rng.integers(0, len(DOMAINS), n)
+        self._all_devices: list[str] | None = None
+        self._all_member_ids: list[str | None] | None = None
+
+    def all_devices(self) -> list[str]:
+        """Every customer's device id, formatted once (the event log repeats them)."""
+        if self._all_devices is None:
+            self._all_devices = self.devices(range(len(self._devices)))
+        return self._all_devices
+
+    def all_member_ids(self) -> list[str | None]:
+        if self._all_member_ids is None:
+            tails = self._member_tail.tolist()
+            prefix = self._member_prefix
+            self._all_member_ids = [
+                f"{prefix}{t:09d}" if m else None for t, m in zip(tails, self._member.tolist(), strict=True)
+            ]
+        return self._all_member_ids
 
     def name(self, i: int) -> str:
         return str(self._names[i])
@@ -70,7 +88,9 @@ class CustomerStrings:
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def devices(self, idx: Iterable[int]) -> list[str]:
-        return [self.device(i) for i in idx]
+        raw = self._devices[np.fromiter(idx, dtype=np.int64)].tobytes().hex()
+        cut = (0, 8, 12, 16, 20, 32)
+        return ["-".join(raw[i + a : i + b] for a, b in pairwise(cut)) for i in range(0, len(raw), 32)]
 
     def member_id(self, i: int) -> str | None:
         return f"{self._member_prefix}{self._member_tail[i]:09d}" if self._member[i] else None
