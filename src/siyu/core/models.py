@@ -10,6 +10,7 @@ from siyu.events import tables as event_tables
 from siyu.journeys import tables as journey_tables
 from siyu.lifecycle import tables as lifecycle_tables
 from siyu.messaging import tables as messaging_tables
+from siyu.predict import tables as prediction_tables  # noqa: F401 (registers predictions tables)
 from siyu.rfm import tables as rfm_tables
 from siyu.segments import tables as segment_tables
 from siyu.staff import tables as staff_tables
