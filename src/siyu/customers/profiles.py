@@ -15,6 +15,7 @@ from siyu.customers import merges, traits
 from siyu.customers.identity_types import TRAIT_IDENTITIES, canonical_trait, rule_for
 from siyu.customers.tables import Customer, CustomerStats, Identity
 from siyu.lifecycle.view import stage_of
+from siyu.predict.view import predictions_of
 from siyu.rfm.view import rfm_of
 from siyu.tags.membership import tags_of
 
@@ -99,6 +100,7 @@ def profile(session: Session, vault: Vault, customer_id: int, *, sees_pii: bool)
         "rfm": rfm_of(session, canonical),
         "lifecycle_stage": stage_of(session, canonical),
         "tags": tags_of(session, canonical),
+        "predictions": predictions_of(session, canonical),
         "merges": [
             {
                 "id": m.id,
