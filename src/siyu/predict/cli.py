@@ -27,6 +27,7 @@ predict_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(predict_app, name="predict")
+    from siyu.predict import cli_refresh  # noqa: F401  (registers `siyu predict refresh`)
 
 
 def _day(value: str, option: str) -> date:
