@@ -248,3 +248,22 @@ def test_merged_customers_leave_rfm_and_the_survivor_keeps_one_value_tag(session
     assert rows[ids["c2"]][:3] == (5, 3, 150000)  # c4's order moved to c2
     assert value_tags(session)[ids["c2"]] == "重要价值"
     assert service.refresh(session, [ids["c2"], ids["c4"]], NOW) == []
+
+
+def test_two_full_runs_at_once_both_succeed(session: Session, db_url: str) -> None:
+    ids = shop(session)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from siyu.core.database import session_factory, write_lock
+
+    def run() -> int:
+        with session_factory(db_url)() as s, write_lock(s):
+            n = service.recompute_all(s, NOW).customers
+            s.commit()
+            return n
+
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(lambda _: run(), range(2))) == [8, 8]
+    session.expire_all()
+    assert scores(session) == {ids[u]: row for u, row in EXPECTED.items()}
+    assert len(session.scalars(select(RfmRun)).all()) == 2

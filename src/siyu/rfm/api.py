@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from siyu.core.clock import now
+from siyu.core.database import write_lock
 from siyu.rfm import service
 from siyu.rfm.schemas import RfmPublic
 from siyu.web.deps import PrincipalDep, SessionDep
@@ -23,5 +24,7 @@ def get_rfm(session: SessionDep, principal: PrincipalDep) -> RfmPublic:
 @router.post("/rfm/recompute", response_model=RfmPublic, summary="Recompute RFM for every customer now")
 def recompute(session: SessionDep, principal: PrincipalDep) -> RfmPublic:
     principal.require("write")
-    service.recompute_all(session, now())
+    with write_lock(session):  # SQLite: the in-process worker writes too; commit before letting it in
+        service.recompute_all(session, now())
+        session.commit()
     return RfmPublic.model_validate(service.summary(session))

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from siyu.core.database import chunks
@@ -24,6 +24,7 @@ from siyu.rfm.tables import RfmRun, RfmScore
 from siyu.rfm.tiers import TIERS
 
 TAG_GROUP = store.TAG_GROUP
+RECOMPUTE_LOCK = 0x72_666D_0001  # PostgreSQL advisory-lock key of full RFM runs
 
 
 def latest_run(session: Session) -> RfmRun | None:
@@ -35,6 +36,8 @@ def recompute_all(session: Session, now: datetime) -> RfmRun:
     The facts go to a temporary table and are scored by SQL; only the three value columns come to
     NumPy, for the quintile cut points."""
     started = time.perf_counter()
+    if session.get_bind().dialect.name == "postgresql":  # one full run at a time (SQLite: one writer)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RECOMPUTE_LOCK})
     config = RfmConfig.from_settings(get_settings())
     table = facts.materialise(session, config, now)
     recency, frequency, monetary = facts.values(session)
