@@ -20,7 +20,7 @@ from siyu.core import fastsql
 from siyu.core.clock import as_utc
 from siyu.core.database import chunks, insert_for
 from siyu.core.settings import get_settings
-from siyu.customers.tables import Customer, CustomerStats
+from siyu.customers.tables import CustomerStats
 from siyu.events.system import SystemEvent, record
 from siyu.lifecycle import boundaries
 from siyu.lifecycle.stages import LABELS, Current, Facts, Rules, stage_for
@@ -45,29 +45,31 @@ class Transition:
     reason: str
 
 
+_LOAD = (
+    "SELECT c.id, s.first_seen_at, s.last_seen_at, s.first_order_at, s.last_order_at, s.orders_count,"
+    " l.stage, l.since FROM customers c LEFT JOIN customer_stats s ON s.customer_id = c.id"
+    " LEFT JOIN lifecycle_states l ON l.customer_id = c.id WHERE c.merged_into_id IS NULL AND c.id IN "
+)
+
+
+def _time(value: Any) -> datetime | None:
+    """SQLite hands back the stored UTC text, PostgreSQL an aware datetime."""
+    if value is None:
+        return None
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
 def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[Facts, Current | None]]:
-    """Facts and current stage of these customers (merged-away ones are left out), in one query."""
-    s, st = CustomerStats, LifecycleState
-    query = (
-        select(
-            Customer.id,
-            s.first_seen_at,
-            s.last_seen_at,
-            s.first_order_at,
-            s.last_order_at,
-            s.orders_count,
-            st.stage,
-            st.since,
-        )
-        .outerjoin(s, s.customer_id == Customer.id)
-        .outerjoin(st, st.customer_id == Customer.id)
-        .where(Customer.id.in_(ids), Customer.merged_into_id.is_(None))
-    )
+    """Facts and current stage of these customers (merged-away ones are left out), in one query read
+    through the driver (the first sweep reads every customer this way)."""
+    mark = "?" if fastsql.dialect(session) == "sqlite" else "%s"
+    rows = session.connection().exec_driver_sql(f"{_LOAD}({', '.join([mark] * len(ids))})", tuple(ids))
     cycles = _cycles(session, ids)
     out: dict[int, tuple[Facts, Current | None]] = {}
-    for cid, fs, ls, fo, lo, n, stage, since in session.execute(query):
-        facts = Facts(fs, ls, fo, lo, int(n or 0), cycles.get(cid))
-        out[int(cid)] = (facts, None if stage is None else Current(stage, since))
+    for cid, fs, ls, fo, lo, n, stage, since in rows.fetchall():
+        facts = Facts(_time(fs), _time(ls), _time(fo), _time(lo), int(n or 0), cycles.get(cid))
+        held = _time(since)  # NOT NULL whenever there is a stage
+        out[int(cid)] = (facts, None if stage is None or held is None else Current(stage, held))
     return out
 
 
