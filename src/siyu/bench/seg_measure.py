@@ -32,8 +32,13 @@ def timed(url: str, work: Any) -> Timed:
 def rfm(url: str, now: datetime) -> dict[str, Any]:
     from siyu.rfm import service
 
-    run = timed(url, lambda s: service.recompute_all(s, now).customers)
-    return {"rfm_s": round(run.seconds, 3), "rfm_customers": run.value}
+    first = timed(url, lambda s: service.recompute_all(s, now).customers)
+    again = timed(url, lambda s: service.recompute_all(s, now).customers)  # the nightly steady state
+    return {
+        "rfm_s": round(first.seconds, 3),
+        "rfm_repeat_s": round(again.seconds, 3),
+        "rfm_customers": first.value,
+    }
 
 
 def lifecycle_first(url: str, now: datetime) -> float | None:
