@@ -13,6 +13,7 @@ from siyu.cli.main import app
 from siyu.core.database import session_factory
 from siyu.core.pii import get_vault
 from siyu.customers import search
+from siyu.events.system import system_source_id
 from siyu.events.tables import Event
 from tests.conftest import FrozenClock
 
@@ -20,9 +21,11 @@ runner = CliRunner()
 
 
 def _events() -> tuple[int, datetime | None]:
+    """Tracked events (not the timeline events siyu writes itself: tags, segments, lifecycle)."""
     with session_factory()() as s:
-        count = int(s.scalar(select(func.count()).select_from(Event)) or 0)
-        latest = s.scalar(select(func.max(Event.timestamp)))
+        tracked = Event.source_id != system_source_id(s)
+        count = int(s.scalar(select(func.count()).where(tracked)) or 0)
+        latest = s.scalar(select(func.max(Event.timestamp)).where(tracked))
     return count, latest
 
 

@@ -83,10 +83,9 @@ STORES: tuple[tuple[str, str], ...] = (
     ("SH01", "上海"),
     ("SH02", "上海"),
     ("HZ01", "杭州"),
-    ("BJ01", "北京"),
-    ("CD01", "成都"),
+    ("GZ01", "广州"),
+    ("SZ01", "深圳"),
 )
-ADVISORS: tuple[str, ...] = tuple(f"advisor_{i:02d}" for i in range(1, 13))
 
 MEMBER_LEVELS: tuple[tuple[Decimal, str], ...] = (
     (Decimal("5000"), "黑金卡"),

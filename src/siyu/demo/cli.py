@@ -34,10 +34,14 @@ def demo(
     anchor_day: datetime = typer.Option(
         None, "--anchor", formats=["%Y-%m-%d"], help="End of the history (default: day of the first load)"
     ),
+    metrics_days: int = typer.Option(
+        1, "--metrics-days", min=0, max=1096, help="Days before today whose daily metrics are stored"
+    ),
 ) -> None:
+    from siyu.core.clock import now
     from siyu.core.database import unit_of_work
     from siyu.core.settings import get_settings
-    from siyu.demo import generator, loader, summary
+    from siyu.demo import generator, loader, operations, overview, summary
     from siyu.migrations import upgrade
 
     settings = get_settings()
@@ -48,16 +52,29 @@ def demo(
         sources = loader.ensure_sources(session)
     anchor = anchor_day.replace(tzinfo=UTC) if anchor_day else sources.anchor
     with err.status(f"generating {customers} customers (seed {seed}, history to {anchor:%Y-%m-%d})"):
-        stream = generator.generate(customers, seed, anchor)
+        population = list(generator.customers(customers, seed, anchor))
+        stream = generator.stream_of(population)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task("messages", total=len(stream))
         report = loader.load(stream, sources.ids, on_batch=lambda n: bar.advance(task, n))
+    first_day, last_day = generator.history_days(anchor)
+    history = operations.History(population, seed, first_day, last_day, anchor)
+    with err.status("operating the brand") as status:
+        ops = operations.run(
+            history,
+            now(),
+            metrics_days=metrics_days,
+            on_step=lambda name: status.update(f"operating: {name}"),
+        )
     with unit_of_work() as session:
         figures = summary.summarise(session)
+        operated = overview.overview(session)
         token_name, token = summary.create_demo_token(session)
     elapsed = time.monotonic() - started
-    _print_summary(out, report, figures, elapsed)
+    _print_summary(out, report, figures, operated, elapsed)
+    for problem in ops.problems:
+        err.print(f"[yellow]note:[/yellow] {problem}")
     base = f"http://{host or settings.host}:{port or settings.port}"
     out.print(f"\nadmin API token ([bold]{token_name}[/bold], shown once):\n{token}\n", soft_wrap=True)
     out.print(f"console  {base}/")
@@ -67,6 +84,7 @@ def demo(
     out.print(
         f'try      curl -H "Authorization: Bearer {token}" "{base}/api/v1/customers?{query}"', soft_wrap=True
     )
+    out.print(f'         curl -H "Authorization: Bearer {token}" "{base}/api/v1/segments"', soft_wrap=True)
     if report.errors:
         err.print(f"[red]{len(report.errors)} messages were rejected[/red], e.g. {report.errors[0]}")
         raise typer.Exit(code=1)
@@ -77,17 +95,29 @@ def demo(
     serve(host=host, port=port, workers=1)
 
 
-def _print_summary(out: Console, report: object, figures: object, elapsed: float) -> None:
+def _print_summary(out: Console, report: object, figures: object, operated: object, elapsed: float) -> None:
     from siyu.demo.loader import LoadReport
+    from siyu.demo.overview import Overview, joined
     from siyu.demo.summary import Summary
 
-    assert isinstance(report, LoadReport) and isinstance(figures, Summary)
+    assert isinstance(report, LoadReport) and isinstance(figures, Summary) and isinstance(operated, Overview)
     table = Table(title="澜肌 Lanji demo", show_header=False)
     table.add_row("messages sent", f"{report.sent:,} in {report.batches:,} batches")
     table.add_row("new / already loaded", f"{report.accepted:,} / {report.duplicates:,}")
     table.add_row("customers", f"{figures.customers:,} ({figures.merges:,} merges)")
     table.add_row("events", f"{figures.events:,}")
     table.add_row("orders", f"{figures.orders:,} ({figures.refunded_orders:,} refunded)")
-    table.add_row("GMV", f"¥{figures.gmv:,.2f} (net of refunds ¥{figures.net_sales:,.2f})")
+    table.add_row("GMV", f"¥{figures.gmv:,.2f} (net of refunds ¥{figures.net_sales:,.2f})", end_section=True)
+    o = operated
+    table.add_row("staff", f"{joined(o.staff)}; {o.owned:,} customers owned")
+    table.add_row("consents", joined(o.consents))
+    table.add_row("tags", f"{o.tags} in {o.tag_groups} groups ({o.rule_tags} rule tags); {o.tagged:,} tagged")
+    table.add_row("RFM tiers", joined(o.rfm))
+    table.add_row("lifecycle", joined(o.lifecycle))
+    table.add_row("predictions", o.predictions or "none")
+    table.add_row("segments", joined(o.segments))
+    table.add_row("journeys", " · ".join(f"{name} ({status})" for name, status in o.journeys) or "none")
+    alerts = ", ".join(o.alerts) or "none open"
+    table.add_row("metrics", f"{o.metric_rows:,} daily rows over {o.metric_days} days; alerts: {alerts}")
     table.add_row("ready in", f"{elapsed:.1f} s")
     out.print(table)

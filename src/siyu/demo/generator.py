@@ -7,9 +7,9 @@ many customers are asked for; the stream is sorted by time and never reads the c
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from siyu.demo import lifecycle, messages
 from siyu.demo.lifecycle import Plan
@@ -39,8 +39,19 @@ def customers(count: int, seed: int, now: datetime, *, days: int = HISTORY_DAYS)
         yield DemoCustomer(person, plan, messages.render(rng, seed, person, plan))
 
 
-def generate(count: int, seed: int, now: datetime, *, days: int = HISTORY_DAYS) -> list[DemoMessage]:
-    """Every message of the demo, oldest first (ties broken by channel and message id)."""
-    stream = [m for c in customers(count, seed, now, days=days) for m in c.messages]
+def stream_of(population: Iterable[DemoCustomer]) -> list[DemoMessage]:
+    """The customers' messages, oldest first (ties broken by channel and message id)."""
+    stream = [m for c in population for m in c.messages]
     stream.sort(key=lambda m: (m.at, m.channel, m.payload["messageId"]))
     return stream
+
+
+def generate(count: int, seed: int, now: datetime, *, days: int = HISTORY_DAYS) -> list[DemoMessage]:
+    """Every message of the demo, oldest first."""
+    return stream_of(customers(count, seed, now, days=days))
+
+
+def history_days(now: datetime, *, days: int = HISTORY_DAYS) -> tuple[date, date]:
+    """The first and last brand-local day of the history that ends at `now`."""
+    calendar = Calendar(now, days)
+    return calendar.first_day, calendar.last_day

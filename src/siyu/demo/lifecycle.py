@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from siyu.demo import catalog
+from siyu.demo import catalog, team
 from siyu.demo.catalog import Product
 from siyu.demo.people import weighted
 from siyu.demo.seasons import Calendar
@@ -139,7 +139,8 @@ def _prospect(sim: _Simulation, rng: random.Random, cal: Calendar, plan: Plan) -
     day = plan.acquired
     if plan.first_channel == "wecom" or (plan.first_channel == "douyin" and rng.random() < 0.5):
         at = cal.moment(rng, day)
-        sim.add(AddContact(at, rng.choice(catalog.ADVISORS), "douyin_live", rng.random() < 0.3))
+        code = team.douyin_code(cal.promotion_on(day))
+        sim.add(AddContact(at, team.assign(rng, code), code, rng.random() < 0.3))
     registered = rng.random() < 0.2
     for visit in range(1 + min(6, int(rng.expovariate(0.6)))):
         if visit:
@@ -158,9 +159,10 @@ def _join_private_domain(sim: _Simulation, rng: random.Random, cal: Calendar, pl
     if rng.random() >= plan.persona.private_domain:
         return
     day = plan.acquired + timedelta(days=rng.randrange(2, 12))  # parcel card or the counter's live code
-    state = "store_" + sim.store if plan.first_channel == "store" else f"parcel_{plan.first_channel}"
-    shares_phone = rng.random() < (0.8 if plan.first_channel == "store" else 0.5)  # 备注手机号 / gift claim
-    sim.add(AddContact(cal.moment(rng, day), rng.choice(catalog.ADVISORS), state, shares_phone))
+    store = plan.first_channel == "store"
+    code = team.store_code(sim.store) if store else team.parcel_code(plan.first_channel)
+    shares_phone = rng.random() < (0.8 if store else 0.5)  # 备注手机号 / gift claim
+    sim.add(AddContact(cal.moment(rng, day), team.assign(rng, code), code, shares_phone))
     if not sim.in_mini_program and rng.random() < 0.65:
         day = day + timedelta(days=rng.randrange(1, 30))
         at = cal.moment(rng, day)

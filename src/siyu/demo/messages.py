@@ -148,6 +148,7 @@ class Renderer:
             "unionid": p.unionid,
             "name": p.name,
             "gender": p.gender,
+            "live_code": step.state,
         }
         if step.shares_phone and p.phone:
             traits["phone"] = phone_as_typed(self.rng, p.phone)

@@ -32,8 +32,8 @@ class AddContact:
     """Added a WeCom advisor via a live code."""
 
     at: datetime
-    advisor: str
-    state: str
+    advisor: str  # the advisor's WeCom userid
+    state: str  # the live code scanned (WeCom `state`), e.g. `douyin-0618`, `store-sh-01`
     shares_phone: bool
 
 
