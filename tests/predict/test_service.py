@@ -247,3 +247,35 @@ def test_nightly_job_refreshes_and_queues_changed_customers(shop: Session, db_ur
     tagged = members(shop, "高流失风险") | members(shop, "高潜力")
     queued = set(shop.scalars(select(EvaluationDue.customer_id)))
     assert tagged and tagged <= queued and cid(shop, "prospect") not in queued
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
+def test_purchase_days_are_brand_local_days(
+    session: Session, monkeypatch: pytest.MonkeyPatch, zone: str
+) -> None:
+    """Fixed-offset zones take the epoch-arithmetic path on SQLite, DST zones the date() path; both
+    must give the brand-local day of each order (New York: EDT until 2026-11-01 06:00 UTC, so 04:30 UTC
+    is already 1 November there)."""
+    from zoneinfo import ZoneInfo
+
+    from siyu.predict.features import epoch_day, order_history
+
+    monkeypatch.setenv("SIYU_TIMEZONE", zone)
+    get_settings.cache_clear()
+    times = [NOW.replace(month=3, day=8, hour=h) for h in (4, 6, 8)] + [
+        NOW.replace(hour=4, minute=30),
+        NOW.replace(hour=17),
+    ]
+    feed(
+        session,
+        *(
+            _msg("tz", "Order Completed", t, {"order_id": f"tz-{i}", "total": "10"})
+            for i, t in enumerate(times)
+        ),
+    )
+    history = order_history(session, NOW.replace(hour=23))
+    local = sorted({epoch_day(t.astimezone(ZoneInfo(zone)).date()) for t in times})
+    assert len(local) == 3  # a fixed offset for New York would split 1 November in two
+    assert history.first_day.tolist() == [local[0]] and history.last_day.tolist() == [local[-1]]
+    assert history.purchase_days.tolist() == [len(local)] and history.orders.tolist() == [5]
+    assert history.total_minor.tolist() == [5000]

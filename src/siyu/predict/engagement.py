@@ -21,7 +21,7 @@ from siyu.core.settings import get_settings
 from siyu.customers.tables import Trait
 from siyu.events.tables import Event
 from siyu.lifecycle.tables import STAGES, LifecycleState
-from siyu.predict.features import ENGAGED, IntArray
+from siyu.predict.features import ENGAGED, IntArray, int_table
 from siyu.predict.send_hour import HOURS
 
 
@@ -46,8 +46,7 @@ def utc_hours(session: Session, since: datetime, until: datetime) -> HourCounts:
         .where(e.name.in_(ENGAGED), e.timestamp > since, e.timestamp <= until)
         .group_by(e.customer_id, hour)
     )
-    rows = session.execute(query).all()
-    table = np.array(rows, dtype=np.int64).reshape(len(rows), 3)
+    table = int_table(session.execute(query).all(), 3)
     return HourCounts(table[:, 0], table[:, 1], table[:, 2])
 
 

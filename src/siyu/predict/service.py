@@ -8,7 +8,6 @@ the predictive tags and the `expected_replenish_date` trait, as one `prediction_
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -92,15 +91,9 @@ def _send_hours(
     return result.best_hour, params
 
 
-def _at(now: datetime, limit: int) -> Callable[[Vector], list[datetime | None]]:
-    """Waits in days → datetimes from `now`; None when unknown or beyond `limit` days."""
-
-    def convert(days: Vector) -> list[datetime | None]:
-        return [
-            now + timedelta(days=d) if d <= limit else None for d in np.nan_to_num(days, nan=np.inf).tolist()
-        ]
-
-    return convert
+def _within(days: Vector, limit: float) -> Vector:
+    """Waits beyond `limit` days become unknown (NaN)."""
+    return np.where(days <= limit, days, np.nan)
 
 
 def _day(number: int) -> date:
@@ -138,21 +131,32 @@ def refresh_all(session: Session, now: datetime) -> Refresh:
     run = PredictionRun(computed_at=now, params={}, metrics={}, customers=int(ids.shape[0]))
     session.add(run)
     session.flush()
-    limit = s.predict_next_purchase_max_days
-    n = ids.shape[0]
-    at = _at(now, limit)
-    replenish_at = _replenish_columns(ids, due, products)
-    rows = list(zip(
-        ids.tolist(), [run.id] * n, _nums(column["p_alive"]), _nums(column["expected"]),
-        _money(column["clv"]), at(column["next"]), at(column["low"]), at(column["high"]),
-        _nums(column["churn"]), hours.tolist(), *replenish_at, [now] * n, strict=True,
-    ))  # fmt: skip
-    store.replace_all(session, rows)
+    limit = float(s.predict_next_purchase_max_days)
+    on, remind, product = _replenish_columns(ids, due, products)
+    store.replace_all(
+        session,
+        run.id,
+        now,
+        store.Columns(
+            customer_id=ids,
+            p_alive=column["p_alive"],
+            expected_90d=column["expected"],
+            clv_minor=column["clv"],
+            next_days=_within(column["next"], limit),
+            low_days=_within(column["low"], limit),
+            high_days=_within(column["high"], limit),
+            churn_risk=column["churn"],
+            best_send_hour=hours,
+            replenish_day=on,
+            remind_day=remind,
+            replenish_product=product,
+        ),
+    )
     cut = _potential_cut(column["clv"], column["p_alive"], s)
     bind = {"churn": s.predict_churn_threshold, "clv": cut if cut is not None else 2**62,
             "alive": s.predict_alive_threshold}  # fmt: skip
     tag_counts, touched = store.sync_tags(session, bind, now, reason=f"prediction run {run.id}")
-    replenish_due = {c: d for c, d in zip(ids.tolist(), replenish_at[0], strict=True) if d is not None}
+    replenish_due = {c: _day(d) for c, d in zip(ids.tolist(), on.tolist(), strict=True) if d >= 0}
     changed = store.sync_replenish_trait(session, replenish_due, now)
     run.params = {
         **(scores.params if scores else {"bgnbd": None, "spend": None}),
@@ -173,33 +177,21 @@ def refresh_all(session: Session, now: datetime) -> Refresh:
     return Refresh(run, sorted(touched.union(changed)))
 
 
-def _nums(values: Vector) -> list[float | None]:
-    return [None if v != v else v for v in values.tolist()]  # NaN is the one value unequal to itself
-
-
-def _money(values: Vector) -> list[int | None]:
-    return [None if v != v else round(v) for v in values.tolist()]
-
-
-def _replenish_columns(ids: IntArray, due: replenish.Due, products: list[str]) -> list[list[Any]]:
-    """(replenish_on, replenish_remind_on, replenish_product) for every customer of `ids`."""
+def _replenish_columns(
+    ids: IntArray, due: replenish.Due, products: list[str]
+) -> tuple[IntArray, IntArray, list[str | None]]:
+    """Replenish day, remind day (-1: none) and product for every customer of `ids` (sorted)."""
     n = ids.shape[0]
-    on: list[Any] = [None] * n
-    remind: list[Any] = [None] * n
-    product: list[Any] = [None] * n
-    rows = np.searchsorted(ids, due.customer).tolist()
-    found = zip(
-        rows,
-        due.customer.tolist(),
-        due.due_day.tolist(),
-        due.remind_day.tolist(),
-        due.product.tolist(),
-        strict=True,
-    )
-    for row, customer, d, r, p in found:
-        if row < n and int(ids[row]) == customer:  # customers merged away since have no row
-            on[row], remind[row], product[row] = _day(d), _day(r), products[p][:128]
-    return [on, remind, product]
+    on = np.full(n, -1, dtype=np.int64)
+    remind = np.full(n, -1, dtype=np.int64)
+    product: list[str | None] = [None] * n
+    rows = np.searchsorted(ids, due.customer)
+    hit = rows < n
+    hit[hit] = ids[rows[hit]] == due.customer[hit]  # customers merged away since have no row
+    on[rows[hit]], remind[rows[hit]] = due.due_day[hit], due.remind_day[hit]
+    for row, code in zip(rows[hit].tolist(), due.product[hit].tolist(), strict=True):
+        product[row] = products[code]
+    return on, remind, product
 
 
 def _settings(s: Settings) -> dict[str, Any]:
