@@ -21,18 +21,20 @@ USERS = [f"u{i}" for i in range(4)]
 ANONS = [f"a{i}" for i in range(4)]
 PHONES = ["13900000001", "13900000002", "13900000003"]
 EMAILS = ["x@example.com", "y@example.com"]
-TABLES = [
-    "order_lines",
-    "orders",
-    "events",
-    "trait_history",
-    "traits",
-    "daily_event_counts",
-    "customer_stats",
-    "identities",
-    "merges",
-    "customers",
-]
+
+
+def _customer_tables() -> list[str]:
+    """Every table holding customer data, children first (new capabilities' tables included)."""
+    from siyu.core.models import metadata
+
+    return [
+        t.name
+        for t in reversed(metadata.sorted_tables)
+        if "customer_id" in t.c or t.name in ("customers", "merges")
+    ]
+
+
+TABLES = _customer_tables()
 
 
 @st.composite

@@ -59,6 +59,10 @@ def test_profile_by_id(tracker: httpx.Client, api: httpx.Client) -> None:
         "traits",
         "stats",
         "merges",
+        "tags",
+        "rfm",
+        "lifecycle_stage",
+        "predictions",
     }
     assert (profile["requested_id"], profile["merged"], profile["merges"]) == (found["id"], False, [])
     assert {(i["type"], i["value"], i["personal"]) for i in profile["identities"]} == {

@@ -1,8 +1,9 @@
 """Merging two customers into one, and undoing it exactly.
 
-A merge moves every identity, event, order, order line and trait-history row of the merged customer to
-the survivor, records the ids it moved (who, when, why), and re-materialises traits, stats and rollups.
-Undo moves exactly those rows back and re-materialises both sides.
+A merge moves every identity, event, order, order line, trait-history and tag-history row of the merged
+customer to the survivor, gives the survivor the union of both customers' tags, records what it moved
+(who, when, why), and re-materialises traits, stats and rollups. Undo moves exactly those rows back,
+gives the merged customer its tags back, and re-materialises both sides.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from siyu.customers import stats, traits
 from siyu.customers.tables import Customer, Identity, Merge, TraitChange
 from siyu.events.tables import Event
 from siyu.segments.queue import enqueue_now
+from siyu.tags import merging as tag_merging
+from siyu.tags.tables import TagChange
 
 MOVABLE: dict[str, Any] = {
     "identities": Identity,
@@ -26,6 +29,7 @@ MOVABLE: dict[str, Any] = {
     "orders": Order,
     "order_lines": OrderLine,
     "trait_history": TraitChange,
+    "tag_history": TagChange,
 }
 
 
@@ -61,6 +65,7 @@ def merge(session: Session, survivor_id: int, merged_id: int, *, reason: str, ac
             session.execute(
                 update(model).where(model.customer_id == merged_id).values(customer_id=survivor_id)
             )
+    moved.update(tag_merging.fold(session, survivor_id, merged_id))  # current tags: the union
     session.execute(update(Customer).where(Customer.id == merged_id).values(merged_into_id=survivor_id))
     record = Merge(
         survivor_id=survivor_id,
@@ -85,11 +90,14 @@ def undo(session: Session, merge_id: int, *, actor: str) -> Merge:
         raise Conflict(f"merge {merge_id} was already undone", field="merge_id")
     holders: set[int] = {record.survivor_id}
     for name, ids in record.moved.items():
+        if name in tag_merging.KEYS:
+            continue
         model = MOVABLE[name]
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
             holders.update(session.scalars(select(model.customer_id).where(model.id.in_(part)).distinct()))
             session.execute(update(model).where(model.id.in_(part)).values(customer_id=record.merged_id))
+    tag_merging.unfold(session, record.survivor_id, record.merged_id, record.moved)
     session.execute(update(Customer).where(Customer.id == record.merged_id).values(merged_into_id=None))
     record.undone_at = now()
     record.undone_by = actor[:100]
