@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.core.columns import BigId, Json
@@ -14,7 +14,18 @@ from siyu.core.database import Base, UTCDateTime
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("source_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id"),
+        # covers per-customer order aggregates (RFM, segment order conditions) without touching the rows
+        Index(
+            "ix_orders_customer_facts",
+            "customer_id",
+            "completed_at",
+            "status",
+            "total_minor",
+            "refunded_minor",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), index=True)
