@@ -62,3 +62,14 @@ def test_rebuilt_stats_ignore_system_events(session: Session) -> None:
         select(func.count()).select_from(DailyEventCount).where(DailyEventCount.customer_id == cid)
     )
     assert rollups == 1
+
+
+def test_many_events_in_chunks_each_stored_once(session: Session) -> None:
+    cid = _customer(session)
+    many = [system.SystemEvent(cid, "Tag Added", f"bulk:{i}", AT, {"i": i}) for i in range(2500)]
+    system.record(session, many[:1200], received_at=AT)
+    system.record(session, many, received_at=AT)  # the first 1,200 again: skipped, not doubled
+    session.commit()
+    source_id = system.system_source_id(session)
+    stored = session.scalar(select(func.count()).select_from(Event).where(Event.source_id == source_id))
+    assert stored == 2500

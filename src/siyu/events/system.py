@@ -22,6 +22,9 @@ COLUMNS = ("customer_id", "source_id", "message_id", "type", "name", "timestamp"
            "properties", "context")  # fmt: skip
 
 _source_ids: dict[str, int] = {}
+_ON_CONFLICT = " ON CONFLICT (source_id, message_id) DO NOTHING"
+_CONTEXT = fastsql.db_json({"library": {"name": "siyu"}})
+_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,6 @@ def record(session: Session, events: Sequence[SystemEvent], *, received_at: date
     kind = fastsql.dialect(session)
     source_id = system_source_id(session)
     received = fastsql.db_time(kind, received_at)
-    sql = fastsql.insert_sql(kind, "events", COLUMNS, json_columns=("properties", "context"))
-    sql += " ON CONFLICT (source_id, message_id) DO NOTHING"
     rows = [
         (
             e.customer_id,
@@ -63,8 +64,20 @@ def record(session: Session, events: Sequence[SystemEvent], *, received_at: date
             fastsql.db_time(kind, e.at),
             received,
             fastsql.db_json(e.properties),
-            fastsql.db_json({"library": {"name": "siyu"}}),
+            _CONTEXT,
         )
         for e in events
     ]
-    fastsql.run_many(session, sql, rows)
+    if kind == "sqlite":
+        sql = fastsql.insert_sql(kind, "events", COLUMNS, json_columns=("properties", "context"))
+        fastsql.run_many(session, sql + _ON_CONFLICT, rows)
+        return
+    # PostgreSQL: one multi-row statement per chunk (executemany would be one round trip per row)
+    row_marks = (
+        "(" + ", ".join("%s::jsonb" if c in ("properties", "context") else "%s" for c in COLUMNS) + ")"
+    )
+    for start in range(0, len(rows), _CHUNK):
+        part = rows[start : start + _CHUNK]
+        values = ", ".join([row_marks] * len(part))
+        sql = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES {values}{_ON_CONFLICT}"  # noqa: S608
+        session.connection().exec_driver_sql(sql, tuple(v for row in part for v in row))
