@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core.settings import get_settings
 from siyu.customers.tables import Trait
-from siyu.predict import service
+from siyu.predict import service, store
 from siyu.predict.bgnbd import BGNBD
 from siyu.predict.data import FrequencyData
 from siyu.predict.next_purchase import probability_no_purchase, waiting_quantile
@@ -76,8 +76,9 @@ def members(session: Session, name: str) -> set[int]:
     return set(session.scalars(query))
 
 
-def test_refresh_writes_what_the_models_say(shop: Session) -> None:
+def test_refresh_writes_what_the_models_say(shop: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     session = shop
+    monkeypatch.setattr(store, "WRITE_CHUNK", 4)  # several chunks even for this small brand
     done = service.refresh_all(session, NOW)
     session.commit()
     run = done.run

@@ -30,6 +30,7 @@ REPLENISH_TRAIT = "expected_replenish_date"
 HIGH_CHURN, HIGH_POTENTIAL = "高流失风险", "高潜力"
 TRAIT_CHUNK = 5000
 MICROS_PER_DAY = 86_400_000_000
+WRITE_CHUNK = 100_000  # prediction rows converted and written at a time
 
 
 @dataclass(frozen=True)
@@ -51,29 +52,33 @@ class Columns:
 
 
 def replace_all(session: Session, run_id: int, now: datetime, c: Columns) -> None:
-    """Delete every prediction and write `c` in the caller's transaction; values are converted column
-    by column (timestamps as UTC text by NumPy), so 1M rows cost seconds, not minutes."""
+    """Delete every prediction and write `c` in the caller's transaction, WRITE_CHUNK rows at a time
+    (bounded memory); values are converted column by column (timestamps as UTC text by NumPy)."""
     kind = fastsql.dialect(session)
     zone = "+00" if kind == "postgresql" else ""
-    n = c.customer_id.shape[0]
-    columns = [
-        c.customer_id.tolist(), [run_id] * n, _floats(c.p_alive), _floats(c.expected_90d),
-        [None if v is None else round(v) for v in _floats(c.clv_minor)],
-        _times(now, c.next_days, zone), _times(now, c.low_days, zone), _times(now, c.high_days, zone),
-        _floats(c.churn_risk), c.best_send_hour.tolist(), _dates(c.replenish_day), _dates(c.remind_day),
-        [None if p is None else p[:128] for p in c.replenish_product],
-        [_times(now, np.zeros(1), zone)[0]] * n,
-    ]  # fmt: skip
-    rows = list(zip(*columns, strict=True))
     conn = session.connection()
     conn.exec_driver_sql("DELETE FROM predictions")
-    if kind == "postgresql":
-        raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY predictions ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    fastsql.run_many(session, fastsql.insert_sql(kind, "predictions", COLUMNS), rows)
+    computed_at = _times(now, np.zeros(1), zone)[0]
+    for start in range(0, c.customer_id.shape[0], WRITE_CHUNK):
+        part = slice(start, start + WRITE_CHUNK)
+        n = c.customer_id[part].shape[0]
+        money = [None if v is None else round(v) for v in _floats(c.clv_minor[part])]
+        columns = [
+            c.customer_id[part].tolist(), [run_id] * n, _floats(c.p_alive[part]),
+            _floats(c.expected_90d[part]), money, _times(now, c.next_days[part], zone),
+            _times(now, c.low_days[part], zone), _times(now, c.high_days[part], zone),
+            _floats(c.churn_risk[part]), c.best_send_hour[part].tolist(), _dates(c.replenish_day[part]),
+            _dates(c.remind_day[part]), [None if p is None else p[:128] for p in c.replenish_product[part]],
+            [computed_at] * n,
+        ]  # fmt: skip
+        rows = list(zip(*columns, strict=True))
+        if kind == "postgresql":
+            raw: Any = conn.connection.driver_connection
+            with raw.cursor() as cur, cur.copy(f"COPY predictions ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            fastsql.run_many(session, fastsql.insert_sql(kind, "predictions", COLUMNS), rows)
 
 
 def _floats(values: Vector) -> list[float | None]:
