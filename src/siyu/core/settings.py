@@ -296,6 +296,11 @@ class Settings(BaseSettings):
         description="Fully rebuild every dynamic segment and rule tag every N seconds; 0 = never "
         "(the queue and its time re-checks keep them current).",
     )
+    segment_first_build_events: bool = Field(
+        False,
+        description="Write a Segment Entered timeline event for every member a new segment's first build "
+        "finds (off: nothing can be listening to a segment that did not exist; members keep entered_at).",
+    )
 
     # --- Journey runner, outbox and closed loop (siyu.journeys.runner, siyu.messaging.dispatch;
     # docs/journeys-runtime.md) ---
@@ -367,7 +372,10 @@ class Settings(BaseSettings):
         730, ge=30, le=3650, description="Next-purchase dates further ahead than this are shown as null."
     )
     predict_send_hour_lookback_days: int = Field(
-        365, ge=7, le=3650, description="Opens, clicks and replies of the last N days feed the best send hour."
+        365,
+        ge=7,
+        le=3650,
+        description="Opens, clicks and replies of the last N days feed the best send hour.",
     )
     predict_replenish_cycles: dict[str, float] = Field(
         default_factory=dict,
