@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.customers.tables import Customer, Identity
-from siyu.segments import evaluation, graph, queue, service
+from siyu.segments import evaluation, graph, queue, rechecks, service
 from siyu.segments.compiler import members, scope_for
 from siyu.segments.schemas import SegmentCreate
 from siyu.segments.tables import SegmentMember
@@ -150,24 +150,79 @@ def test_incremental_agrees_with_full_rebuild(session: Session) -> None:
     agree()
 
 
+@pytest.mark.slow
+def test_full_builds_and_the_periodic_job_keep_time_windows_current(session: Session) -> None:
+    """Segments built in full after all the data arrived: only the build's re-checks and the periodic job
+    (run once per clock move, catching up) keep them current as days pass."""
+    examples = 10 if session.get_bind().dialect.name == "postgresql" else 25
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(data=st.data())
+    def agree(data: st.DataObject) -> None:
+        try:
+            h = Harness(session)
+            for batch in data.draw(agreement.histories(), label="history"):
+                for kind, op in batch:
+                    h.apply(kind, op)
+            ids: list[int] = []
+            for n in range(3):
+                root = data.draw(agreement.conditions(h.static_tag, ids), label=f"segment {n}")
+                ids.append(
+                    service.create(
+                        session,
+                        SegmentCreate(name=f"s{n}", definition={"version": 1, "root": root}),
+                        actor="t",
+                        now=h.w.now,
+                    ).id
+                )
+            h.check()
+            for hours in data.draw(
+                st.lists(st.integers(1, 24 * 10), min_size=1, max_size=3), label="clock moves"
+            ):
+                before = h.w.now
+                h.w.now += timedelta(hours=hours)
+                rechecks.schedule_all(session, [t.root for t in graph.load_targets(session)], before, h.w.now)
+                h.drain()
+                h.check()
+        finally:
+            session.rollback()
+
+    agree()
+
+
 def replay(session: Session, data: st.DataObject) -> None:
+    """Two segments exist from the start and see every change incrementally; the third is created (built
+    in full, with its re-checks for the next days) part-way through. Whenever the clock moves, the
+    periodic re-check job runs once, catching up from the previous time."""
     h = Harness(session)
     rule = data.draw(agreement.conditions(h.static_tag, []), label="rule tag")
     rule_tag = tags.ensure_tag(session, h.rule_group, "R", rule=rule).id
     segment_ids: list[int] = []
-    for n in range(3):
+
+    def create(n: int) -> None:
         root = data.draw(
             agreement.conditions(rule_tag if n else h.static_tag, segment_ids), label=f"segment {n}"
         )
         body = SegmentCreate(name=f"s{n}", definition={"version": 1, "root": root})
         segment_ids.append(service.create(session, body, actor="t", now=h.w.now).id)
-    for batch in data.draw(agreement.histories(), label="history"):
-        touched: set[int] = set()
+
+    create(0)
+    create(1)
+    history = data.draw(agreement.histories(), label="history")
+    late = data.draw(st.integers(0, len(history)), label="third segment created before batch")
+    for index, batch in enumerate([*history, []]):
+        if index == late:
+            create(2)
+        before, touched = h.w.now, set()
         for kind, op in batch:
             touched |= h.apply(kind, op)
+        if h.w.now != before:
+            rechecks.schedule_all(session, [t.root for t in graph.load_targets(session)], before, h.w.now)
         queue.enqueue_now(session, touched, h.w.now)
         h.drain()
         h.check()
+    before = h.w.now
     h.w.now += timedelta(days=data.draw(st.integers(1, 15), label="finally, days later"))
+    rechecks.schedule_all(session, [t.root for t in graph.load_targets(session)], before, h.w.now)
     h.drain()
     h.check()

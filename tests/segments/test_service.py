@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from siyu.core.errors import Conflict, ValidationFailed
+from siyu.core.settings import get_settings
 from siyu.events.tables import Event
-from siyu.segments import evaluation, service, static
+from siyu.segments import evaluation, graph, rechecks, service, static
 from siyu.segments.schemas import SegmentCreate, SegmentUpdate
 from siyu.segments.tables import EvaluationDue, Segment, SegmentMember, SegmentVersion
 from siyu.tags import service as tags
@@ -45,7 +46,7 @@ def timeline(w: World, segment_id: int) -> list[tuple[int, str, dict[str, Any]]]
     return [(c, n, p) for c, n, p in rows if p["segment_id"] == segment_id]
 
 
-def test_create_builds_and_records_entries(world: World) -> None:
+def test_create_builds_without_flooding_the_timeline(world: World) -> None:
     w = world
     alice = w.identify("alice", plan="gold")
     w.identify("bob", plan="silver")
@@ -53,14 +54,23 @@ def test_create_builds_and_records_entries(world: World) -> None:
     assert segment.version == 1 and segment.built_version == 1
     assert members(w, segment.id) == {alice} and segment.member_count == 1
     assert segment.last_rebuilt_at == w.now
-    events = timeline(w, segment.id)
-    assert events == [
+    assert timeline(w, segment.id) == []  # nothing could listen to a segment that did not exist
+
+
+def test_first_build_events_when_asked(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIYU_SEGMENT_FIRST_BUILD_EVENTS", "true")
+    get_settings.cache_clear()
+    w = world
+    alice = w.identify("alice", plan="gold")
+    segment = create(w, "金卡", GOLD)
+    assert timeline(w, segment.id) == [
         (
             alice,
             "Segment Entered",
             {"segment_id": segment.id, "segment_name": "金卡", "version": 1, "reason": "created"},
         )
     ]
+    get_settings.cache_clear()
 
 
 def test_new_version_keeps_old_and_rebuilds_with_reason(world: World) -> None:
@@ -74,7 +84,7 @@ def test_new_version_keeps_old_and_rebuilds_with_reason(world: World) -> None:
     stored = {v.version: v.definition for v in w.session.scalars(select(SegmentVersion))}
     assert stored[1]["root"]["value"] == "gold" and stored[2]["root"]["value"] == "silver"
     changes = [(c, n, p["reason"], p["version"]) for c, n, p in timeline(w, segment.id)]
-    assert changes[1:] == [
+    assert changes == [
         (alice, "Segment Exited", "definition v2", 2),
         (bob, "Segment Entered", "definition v2", 2),
     ]
@@ -180,25 +190,46 @@ def test_validation_names_the_field(world: World, definition: dict[str, Any], fi
     assert world.session.scalar(select(Segment.id).where(Segment.name == "bad")) is None
 
 
-def test_window_recheck_is_scheduled_for_when_the_oldest_view_leaves(world: World) -> None:
+def _due(w: World, cid: int) -> datetime | None:
+    w.session.expire_all()
+    row = w.session.get(EvaluationDue, cid)
+    return None if row is None else row.due_at
+
+
+def _clear(w: World) -> None:
+    w.session.execute(delete(EvaluationDue))
+    w.session.flush()
+
+
+def test_window_rechecks_are_scheduled_for_when_the_oldest_view_leaves(world: World) -> None:
     w = world
     for days in (1, 2, 3):  # local days 10-31, 10-30, 10-29 (20:00 in Shanghai)
         alice = w.track("alice", "Product Viewed", days)
+    bob = w.track("bob", "Product Viewed", 6)  # local 10-26: leaves the window when 11-02 starts
+    leaves = datetime(2026, 11, 4, 16, 0, tzinfo=UTC)  # alice's 10-29 leaves when local 11-05 starts
     segment = create(w, "viewers", VIEWS)
     assert members(w, segment.id) == {alice}
-    due = w.session.get(EvaluationDue, alice)
-    # the oldest counted day (10-29) leaves the 7-day window when local 11-05 starts: 11-04 16:00 UTC
-    assert (
-        due is not None and due.due_at == datetime(2026, 11, 4, 16, 0, tzinfo=UTC) and due.reason == "recheck"
-    )
-    w.session.delete(due)
-    w.session.flush()
+    # a full build queues only the changes of the next two days: bob's, not yet alice's
+    assert _due(w, bob) == datetime(2026, 11, 1, 16, 0, tzinfo=UTC) and _due(w, alice) is None
+    # evaluating a customer queues their exact next change, however far
     evaluation.evaluate_customers(w.session, [alice], w.now)
-    due = w.session.get(EvaluationDue, alice)
-    assert due is not None and due.due_at == datetime(2026, 11, 4, 16, 0, tzinfo=UTC)
-    # at that moment the customer drops out
-    later = due.due_at + timedelta(seconds=1)
-    evaluation.evaluate_customers(w.session, [alice], later, reasons={alice: "recheck"})
+    assert _due(w, alice) == leaves
+    # the periodic job adds each day's slice: on 11-03 it reaches alice's change
+    _clear(w)
+    roots = [t.root for t in graph.load_targets(w.session)]
+    rechecks.schedule_all(w.session, roots, since=w.now, now=w.now + timedelta(days=1))
+    assert _due(w, alice) is None
+    rechecks.schedule_all(w.session, roots, since=w.now + timedelta(days=1), now=w.now + timedelta(days=2))
+    assert _due(w, alice) == leaves
+    # a job that did not run for ten days catches up: the missed change is due at once
+    _clear(w)
+    late = w.now + timedelta(days=10)
+    rechecks.schedule_all(w.session, roots, since=w.now, now=late)
+    assert _due(w, alice) == late
+    # at that moment the customer drops out, with the reason
+    evaluation.evaluate_customers(
+        w.session, [alice], leaves + timedelta(seconds=1), reasons={alice: "recheck"}
+    )
     assert members(w, segment.id) == set()
     assert timeline(w, segment.id)[-1][1:] == (
         "Segment Exited",

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core.database import chunks
 from siyu.core.errors import Conflict, NotFound
+from siyu.core.settings import get_settings
 from siyu.customers.tables import Customer
 from siyu.segments import graph, membership, rechecks
 from siyu.segments.compiler import members, scope_for
@@ -123,7 +124,8 @@ def rebuild(session: Session, segment_id: int, now: datetime, *, reason: str = "
     run = membership.next_run(session, segment.id)  # on SQLite: the write lock, taken before any read
     root = graph.parsed("segment", segment.id, segment.version, segment.definition["root"])
     scope = scope_for(session, now)
-    delta = membership.replace_all(session, segment, members(scope, root), run, now, reason)
+    events = segment.built_version is not None or get_settings().segment_first_build_events
+    delta = membership.replace_all(session, segment, members(scope, root), run, now, reason, events=events)
     rechecks.schedule(session, scope, rechecks.rechecks(scope, [root]))
     session.refresh(segment)
     segment.member_count = delta.members

@@ -18,13 +18,14 @@ from sqlalchemy import or_, select, update
 
 from siyu.core.database import write_lock
 from siyu.core.settings import get_settings
-from siyu.segments import evaluation, graph, queue
+from siyu.segments import evaluation, graph, queue, rechecks
 from siyu.segments.tables import EvaluationDue, Segment
 from siyu.worker.jobs import SessionFactory, every, register
 
 log = logging.getLogger(__name__)
 BUDGET_S = 1.0  # a drain call returns after about this long, so other jobs and stop() get their turn
 RETRY_AFTER = timedelta(seconds=30)
+RECHECK_EVERY_S = 6 * 3600  # well inside windows.HORIZON_DAYS, so a missed run is caught up by the next
 
 
 def _optional(name: str) -> ModuleType | None:
@@ -121,10 +122,31 @@ def rebuild_everything(factory: SessionFactory, now: datetime) -> int:
     return len(targets)
 
 
+def schedule_rechecks(factory: SessionFactory, now: datetime) -> int:
+    """Queue the time re-checks of every customer whose result changes within the next days (set-based,
+    through the conditions' indexes), from where the previous run left off."""
+    from siyu.worker.runner import last_start
+
+    with factory() as session:
+        since = last_start(session, "segments.rechecks") or now
+        roots = [t.root for t in graph.load_targets(session)]
+        session.rollback()
+        with write_lock(session):
+            done = rechecks.schedule_all(session, roots, since, now)
+            session.commit()
+    return done
+
+
 register(
     "segments.queue", drain, description="Re-evaluate customers touched by events or due a time re-check"
 )
 register("segments.build", build_pending, description="Build segments saved without a build")
+register(
+    "segments.rechecks",
+    schedule_rechecks,
+    schedule=every(lambda _s: RECHECK_EVERY_S),
+    description="Queue the time re-checks falling due in the next days",
+)
 register(
     "segments.rebuild",
     rebuild_everything,

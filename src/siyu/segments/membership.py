@@ -129,19 +129,29 @@ def _rowcount(result: Any) -> int:
 
 
 def replace_all(
-    session: Session, segment: Segment, matched: Select[Any], run: int, now: datetime, reason: str
+    session: Session,
+    segment: Segment,
+    matched: Select[Any],
+    run: int,
+    now: datetime,
+    reason: str,
+    *,
+    events: bool = True,
 ) -> Delta:
-    """Make the members of `segment` exactly `matched` (a select of customer ids), in set operations."""
+    """Make the members of `segment` exactly `matched` (a select of customer ids), in set operations;
+    `events`: write the entered/exited timeline events (not for a new segment's first build, by default)."""
     _scratch(session)
     session.execute(SCRATCH.insert().from_select(["customer_id"], matched))
     m, new = SegmentMember.__table__.c, SCRATCH.c
     gone = ~exists().where(new.customer_id == m.customer_id)
     leaving = select(m.customer_id).where(m.segment_id == segment.id, gone)
-    _events_from(session, segment, run, "exited", leaving, now, reason)
+    if events:
+        _events_from(session, segment, run, "exited", leaving, now, reason)
     exited = _rowcount(session.execute(delete(SegmentMember).where(m.segment_id == segment.id, gone)))
     fresh = ~exists().where(m.segment_id == segment.id, m.customer_id == new.customer_id)
     arriving = select(new.customer_id).where(fresh)
-    _events_from(session, segment, run, "entered", arriving, now, reason)
+    if events:
+        _events_from(session, segment, run, "entered", arriving, now, reason)
     insert = insert_for(fastsql.dialect(session), SegmentMember.__table__).from_select(
         ["segment_id", "customer_id", "entered_at"],
         select(literal(segment.id), new.customer_id, literal(now, UTCDateTime)).where(fresh),

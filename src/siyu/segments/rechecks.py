@@ -3,15 +3,16 @@ ago), the next moment each customer's result can change, put on the queue as a f
 
 Each such condition yields a query of `(customer_id, key)` — the oldest counted day in the window, a
 trait's date, the last order's day — and a pure rule (`windows.next_change`) turns a key into a day.
-Incremental evaluation runs the queries for its customers and maps keys in Python; a full rebuild maps
-every possible key in a temporary table and schedules everyone in one INSERT … SELECT.
+Incremental evaluation runs the queries for its customers and maps keys in Python. For everyone (a full
+rebuild, and the daily `segments.rechecks` job) only the keys changing within the next few days go into a
+temporary table, joined in one INSERT … SELECT: a day's slice of customers, not everyone with a birthday.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -23,7 +24,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    case,
     delete,
     func,
     literal,
@@ -35,11 +35,11 @@ from sqlalchemy.orm import Session
 
 from siyu.commerce.tables import Order, OrderLine
 from siyu.core import fastsql
-from siyu.core.database import UTCDateTime, insert_for, least
+from siyu.core.database import UTCDateTime, insert_for
 from siyu.customers.tables import CustomerStats, DailyEventCount, Trait
 from siyu.events.tables import Event
 from siyu.segments import activity, windows
-from siyu.segments.compiler import Scope
+from siyu.segments.compiler import Scope, scope_for
 from siyu.segments.conditions import (
     NUMBER_METRICS,
     BoughtCondition,
@@ -183,14 +183,33 @@ def due_times(session: Session, scope: Scope, checks: list[Recheck]) -> dict[int
     return out
 
 
-def schedule(session: Session, scope: Scope, checks: list[Recheck]) -> None:
-    """Put every customer's next re-check on the queue (incremental: a few rows; full: one statement)."""
+def schedule(
+    session: Session,
+    scope: Scope,
+    checks: list[Recheck],
+    *,
+    until: date | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Put customers' next re-checks on the queue. Restricted scope (incremental): each customer's exact
+    next change, however far. Everyone (full rebuild, the daily job): the changes after `scope.today` up to
+    `until` (default: `windows.HORIZON_DAYS` ahead) in one INSERT … SELECT; the daily job adds the next
+    days. A change already past (`scope` is the job's previous run) is due `now`."""
     if not checks:
         return
     if scope.ids is not None:
         enqueue(session, due_times(session, scope, checks), "recheck")
         return
-    _schedule_everyone(session, scope, checks)
+    _schedule_slice(session, scope, checks, until or windows.horizon(scope.today), now or scope.now)
+
+
+def schedule_all(session: Session, roots: list[Any], since: datetime, now: datetime) -> int:
+    """The periodic catch-up: re-checks of everyone whose result changes between `since` (the previous
+    run; queries are made as of then, so a missed run loses nothing) and the horizon after `now`."""
+    scope = scope_for(session, min(since, now))
+    checks = rechecks(scope, roots)
+    schedule(session, scope, checks, until=windows.horizon(windows.today(now)), now=now)
+    return len(checks)
 
 
 def _keys_table(session: Session) -> None:
@@ -202,60 +221,48 @@ def _keys_table(session: Session) -> None:
     session.execute(delete(KEYS))
 
 
-def _schedule_everyone(session: Session, scope: Scope, checks: list[Recheck]) -> None:
+def slice_keys(check: Recheck, since: date, last: date, now: datetime) -> list[dict[str, Any]]:
+    """Keys whose first change after `since` comes on or before `last`, with when it is due."""
+    out = []
+    for key in windows.candidate_keys(check.rule, check.days, since, last):
+        day = windows.next_change(check.rule, check.days, key, since)
+        if day is not None and day <= last:
+            out.append({"k": key, "due": max(windows.midnight(day), now)})
+    return out
+
+
+def _schedule_slice(session: Session, scope: Scope, checks: list[Recheck], last: date, now: datetime) -> None:
     _keys_table(session)
     rows: list[dict[str, Any]] = []
     parts: list[Select[Any]] = []
-    horizon = windows.midnight(windows.horizon(scope.today))
     for number, check in enumerate(checks):
-        keys = windows.key_range(check.rule, check.days, scope.today)
-        for k in keys:
-            day = windows.next_change(check.rule, check.days, k, scope.today)
-            if day is not None:
-                rows.append({"rule_no": number, "k": k, "due": windows.midnight(day)})
+        keys = slice_keys(check, scope.today, last, now)
+        if not keys:
+            continue
+        rows.extend({"rule_no": number, **k} for k in keys)
         sub = check.query.subquery()
-        cid, key = sub.c[0], sub.c[1]
-        if check.rule == "anniversary_within_days":
-            parts.append(
-                select(
-                    cid.label("customer_id"),
-                    literal(number).label("rule_no"),
-                    key.label("k"),
-                    literal(None, UTCDateTime).label("far"),
-                )
-            )
-        else:
-            far = case((key > keys[-1], literal(horizon, UTCDateTime)), else_=None)
-            parts.append(
-                select(
-                    cid.label("customer_id"),
-                    literal(number).label("rule_no"),
-                    key.label("k"),
-                    far.label("far"),
-                )
-            )
-    if rows:
-        session.execute(KEYS.insert(), rows)
+        parts.append(
+            select(sub.c[0].label("customer_id"), literal(number).label("rule_no"), sub.c[1].label("k"))
+        )
+    if not parts:
+        return
+    session.execute(KEYS.insert(), rows)
     found = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-    due = func.min(func.coalesce(KEYS.c.due, found.c.far))
+    due = func.min(KEYS.c.due)
     query = (
         select(found.c.customer_id, due, literal("recheck"))
-        .select_from(found.outerjoin(KEYS, and_(KEYS.c.rule_no == found.c.rule_no, KEYS.c.k == found.c.k)))
-        .where(found.c.customer_id.is_not(None))
+        .select_from(found.join(KEYS, and_(KEYS.c.rule_no == found.c.rule_no, KEYS.c.k == found.c.k)))
+        .where(found.c.customer_id.is_not(None))  # SQLite: a WHERE before ON CONFLICT in INSERT … SELECT
         .group_by(found.c.customer_id)
-        .having(due.is_not(None))
     )
     q = EvaluationDue.__table__.c
     stmt = insert_for(fastsql.dialect(session), EvaluationDue.__table__).from_select(
         ["customer_id", "due_at", "reason"], query
     )
-    earlier = stmt.excluded.due_at < q.due_at
     stmt = stmt.on_conflict_do_update(
         index_elements=["customer_id"],
-        set_={
-            "due_at": least(fastsql.dialect(session), q.due_at, stmt.excluded.due_at),
-            "reason": case((earlier, stmt.excluded.reason), else_=q.reason),
-        },
+        set_={"due_at": stmt.excluded.due_at, "reason": stmt.excluded.reason},
+        where=stmt.excluded.due_at < q.due_at,  # an earlier time stays, and is not rewritten
     )
     session.execute(stmt)
     session.execute(delete(KEYS))

@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 from siyu.core.settings import get_settings
 from siyu.segments.conditions import Between, LastDays
 
-HORIZON_DAYS = 31  # keys further in the future get a re-check at this horizon, which then reschedules
-SKEW_DAYS = 2  # activity dated a little in the future (clock skew) still gets its re-check
+HORIZON_DAYS = 2  # full-rebuild re-checks cover changes up to 2 days ahead; the daily job adds each new day
 
 
 @lru_cache
@@ -127,16 +126,15 @@ def next_change(rule: str, days: int, key: str, day: date) -> date | None:
     return min(later) if later else None
 
 
-def key_range(rule: str, days: int, day: date) -> list[str]:
-    """Every key the full-rebuild re-check table must map (keys beyond it get the horizon re-check)."""
+def candidate_keys(rule: str, days: int, since: date, last: date) -> list[str]:
+    """Every key whose first change after `since` can fall on or before `last` (a superset)."""
     if rule == "anniversary_within_days":
-        return sorted(_anniversary_changes(day, days))
-    first = day - timedelta(days=days + 1)
-    last = day + timedelta(days=days + HORIZON_DAYS if rule == "within_next_days" else SKEW_DAYS)
-    if rule in ("within_last_days", "before_days_ago"):
-        last = day + timedelta(days=HORIZON_DAYS)
-    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+        return sorted(_anniversary_changes(since, days))
+    first = since - timedelta(days=days + 1)
+    end = last + timedelta(days=days + 1)
+    return [(first + timedelta(days=i)).isoformat() for i in range((end - first).days + 1)]
 
 
 def horizon(day: date) -> date:
+    """Full rebuilds and the daily job schedule re-checks up to this day; later ones come day by day."""
     return day + timedelta(days=HORIZON_DAYS)

@@ -28,6 +28,11 @@ def _key(job: Job) -> str:
     return f"worker:{job.name}"[:64]
 
 
+def last_start(session: Session, job_name: str) -> datetime | None:
+    """When a periodic job last started (None: never)."""
+    return session.scalar(select(JobRun.last_run_at).where(JobRun.name == f"worker:{job_name}"[:64]))
+
+
 class Worker:
     def __init__(self, factory: SessionFactory | None = None, jobs: list[Job] | None = None) -> None:
         self.factory = factory or session_factory()
