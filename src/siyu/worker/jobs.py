@@ -20,7 +20,13 @@ Run = Callable[[SessionFactory, datetime], int]
 Schedule = Callable[[datetime | None, datetime], bool]
 
 # Capability modules whose import registers jobs (a module not built yet is skipped).
-MODULES = ("siyu.segments.jobs", "siyu.worker.builtin", "siyu.journeys.jobs", "siyu.messaging.jobs")
+MODULES = (
+    "siyu.segments.jobs",
+    "siyu.worker.builtin",
+    "siyu.journeys.jobs",
+    "siyu.messaging.jobs",
+    "siyu.predict.jobs",
+)
 
 
 @dataclass(frozen=True)
