@@ -152,6 +152,32 @@ def test_schedule_fires_once_per_cron_time_and_collapses_missed_fires(world: Wor
     assert keys == ["schedule:2026-11-02T02:00:00+00:00", "schedule:2026-11-05T02:00:00+00:00"]
 
 
+def test_a_large_start_is_split_into_shards_that_cover_everyone_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from siyu.journeys import scheduling, service
+
+    monkeypatch.setattr(scheduling, "SHARD_MIN", 4)
+    monkeypatch.setattr(scheduling, "SHARDS", 3)
+    w = world
+    ids = [w.identify(f"b{i}") for i in range(10)]
+    manual = welcome(triggers=[{"type": "manual"}], template="plain")
+    jid = w.journey(manual)
+    with w.session() as s:
+        queued = service.trigger(
+            s, jid, now=w.now, actor="test", customer_ids=[*ids, *ids[:3]] * 100, key="b"
+        )
+    with w.session() as s:
+        shards = list(s.scalars(select(BulkEntry).order_by(BulkEntry.id)))
+        assert [(b.after_customer, b.until_customer) for b in shards] == [
+            (0, ids[3]), (ids[3], ids[7]), (ids[7], None)]  # fmt: skip
+    w.drive()
+    assert sorted(m.recipient for m in w.delivered()) == sorted(f"b{i}" for i in range(10))
+    with w.session() as s:
+        progress = service.bulk_status(s, jid, queued["bulk_id"])
+    assert (progress["status"], progress["shards"], progress["entered"]) == ("done", 3, 10)
+
+
 def test_a_failing_timer_is_set_aside_alone(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     w = world
     wait = {"name": "等待", "triggers": [{"type": "manual"}], "start": "w", "nodes": [

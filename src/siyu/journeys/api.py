@@ -172,12 +172,7 @@ def bulk_entry(
     principal: PrincipalDep,
 ) -> BulkPublic:  # fmt: skip
     principal.require("read")
-    bulk = service.bulk_status(session, bulk_id)
-    if bulk.journey_id != journey_id:
-        from siyu.core.errors import NotFound
-
-        raise NotFound(f"bulk entry {bulk_id} is not for journey {journey_id}", field="bulk_id")
-    return BulkPublic.model_validate(bulk)
+    return BulkPublic.model_validate(service.bulk_status(session, journey_id, bulk_id))
 
 
 # --- advisor tasks -------------------------------------------------------------------------------------

@@ -99,13 +99,14 @@ class TaskPublic(BaseModel):
 
 
 class BulkPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """A queued start, summed over its shards (customer id ranges that workers take in parallel)."""
 
     id: int
     journey_id: int
     segment_id: int | None
     start_key: str
-    status: str
+    status: str = Field(description="pending | done")
+    shards: int
     entered: int
     skipped: int
     created_at: datetime

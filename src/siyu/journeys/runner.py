@@ -7,18 +7,19 @@ Runs are locked before they are stepped; the caller owns the transaction (`finis
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.core.database import chunks, insert_for
-from siyu.customers.tables import Customer
+from siyu.core import fastsql
+from siyu.core.database import chunks
 from siyu.messaging.history import customer_timezones
+from siyu.messaging.sqlids import ids_value, text_in
 
 from . import nodes as n
 from . import store
@@ -28,7 +29,6 @@ from .engine import TASK_COMPLETED, new_run, step
 from .entry import may_enter
 from .runtime import Event, RunState, Start, StepResult, Timer
 from .schemas import JourneyVersion
-from .tables import JourneyRun
 from .triggers import ReentryNever
 
 Stimulus = Start | Event | Timer
@@ -69,6 +69,22 @@ def experiment_arm(version: JourneyVersion, customer_id: int) -> tuple[str | Non
     return chosen.name, (1 - holdout) * chosen.weight / total
 
 
+class FastState(RunState):
+    """A `RunState` whose deep copy (the engine copies the state it is given) copies the containers and
+    shares the immutable values: the same result as pydantic's generic deep copy, several times cheaper."""
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> FastState:
+        new = self.__copy__()
+        d = new.__dict__
+        d["trigger"] = copy.deepcopy(d["trigger"], memo)
+        d["visits"], d["variants"], d["consumed"] = (
+            dict(d["visits"]),
+            dict(d["variants"]),
+            list(d["consumed"]),
+        )
+        return new
+
+
 def timezones(session: Session, customer_ids: Iterable[int]) -> dict[int, str]:
     """Each customer's IANA zone (trait `timezone`), else the brand zone."""
     return customer_timezones(session, customer_ids)
@@ -103,11 +119,8 @@ class Batch:
         return started
 
     def _alive(self, ids: set[int]) -> set[int]:
-        found: set[int] = set()
-        for part in chunks(sorted(ids), 1000):
-            query = select(Customer.id).where(Customer.id.in_(part), Customer.merged_into_id.is_(None))
-            found.update(int(cid) for cid in self.session.scalars(query))
-        return found
+        query = text_in(self.session, "SELECT id FROM customers WHERE {in} AND merged_into_id IS NULL", "id")
+        return {int(cid) for cid in self.session.scalars(query, {"ids": ids_value(self.session, ids)})}
 
     def _start_journey(
         self, journey: store.LiveJourney, entries: list[Entry], alive: set[int], zones: dict[int, str]
@@ -125,18 +138,17 @@ class Batch:
             facts[e.customer_id] = (e.at, True)
             arm, weight = experiment_arm(version, e.customer_id)
             entry_key = "once" if isinstance(reentry, ReentryNever) else e.key
-            rows.append({"journey_id": journey.id, "version": version.version, "customer_id": e.customer_id,
-                         "entry_key": entry_key[:300], "status": "pending", "state": {}, "arm": arm,
-                         "entered_at": e.at, "updated_at": self.now})  # fmt: skip
+            rows.append((journey.id, version.version, e.customer_id, entry_key[:300], arm, e.at))
             chosen.append((e, arm, weight))
         ids = self._insert_runs(rows)
         new: list[int] = []
         for (e, arm, weight), row in zip(chosen, rows, strict=True):
-            run_id = ids.get((e.customer_id, str(row["entry_key"])))
+            run_id = ids.get((e.customer_id, str(row[3])))
             if run_id is None:
                 self.skipped += 1  # another transaction started it first
                 continue
-            state = new_run(version, str(run_id), e.customer_id, zones.get(e.customer_id, "Asia/Shanghai"))
+            fresh = new_run(version, str(run_id), e.customer_id, zones.get(e.customer_id, "Asia/Shanghai"))
+            state = FastState.model_construct(_fields_set=set(fresh.model_fields_set), **dict(fresh.__dict__))
             start = Start(key=e.key, at=e.at, properties=dict(e.properties))
             result = step(version, state, start, min(e.at, self.now), evaluate=self._evaluate)
             self.effects.entered(result.state, journey.name, arm, weight)
@@ -148,18 +160,27 @@ class Batch:
         self.entered += len(new)
         return new
 
-    def _insert_runs(self, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
-        if not rows:
-            return {}
-        r = JourneyRun.__table__.c
-        stmt = (
-            insert_for(self.session.get_bind().dialect.name, JourneyRun.__table__)
-            .on_conflict_do_nothing(index_elements=["journey_id", "customer_id", "entry_key"])
-            .returning(r.id, r.customer_id, r.entry_key)
-        )
+    def _insert_runs(self, rows: list[tuple[Any, ...]]) -> dict[tuple[int, str], int]:
+        """Insert (journey, version, customer, entry key, arm, entered at) rows as pending runs; a row whose
+        (journey, customer, entry key) exists is skipped. Returns (customer, entry key) → new run id."""
+        kind = fastsql.dialect(self.session)
+        mark = "?" if kind == "sqlite" else "%s"
+        state = f"{mark}::jsonb" if kind != "sqlite" else mark
+        one = f"({mark}, {mark}, {mark}, {mark}, 'pending', {state}, {mark}, {mark}, {mark})"
         out: dict[tuple[int, str], int] = {}
+        updated = fastsql.db_time(kind, self.now)
+        head = ("INSERT INTO journey_runs (journey_id, version, customer_id, entry_key, status, state, arm,"
+                " entered_at, updated_at) VALUES ")  # fmt: skip
+        tail = (" ON CONFLICT (journey_id, customer_id, entry_key) DO NOTHING"
+                " RETURNING id, customer_id, entry_key")  # fmt: skip
         for part in chunks(rows, 500):
-            for rid, cid, key in self.session.execute(stmt, list(part)):
+            sql = head + ", ".join([one] * len(part)) + tail
+            params = [
+                v
+                for jid, ver, cid, key, arm, at in part
+                for v in (jid, ver, cid, key, "{}", arm, fastsql.db_time(kind, at), updated)
+            ]
+            for rid, cid, key in self.session.connection().exec_driver_sql(sql, tuple(params)):
                 out[(int(cid), str(key))] = int(rid)
         return out
 
@@ -176,7 +197,7 @@ class Batch:
             if run is None or run.status == "exited":
                 continue
             version = store.version(self.session, run.journey_id, run.version)
-            state = RunState.model_validate(run.state)
+            state = run.parsed if isinstance(run.parsed, FastState) else FastState.model_validate(run.state)
             waiting = state.waiting
             now = stimulus.at if isinstance(stimulus, Timer) else self.now
             result = step(
@@ -195,10 +216,10 @@ class Batch:
 
     def _update(self, run: store.RunRow, result: StepResult) -> None:
         s = result.state
-        run.state, run.status = s.model_dump(mode="json"), s.status
+        run.parsed, run.status = s, s.status
         timer = s.waiting.until if s.waiting else (s.goal_deadline if s.status == "awaiting_goal" else None)
         self.changes[run.id] = {
-            "state": run.state, "status": s.status, "updated_at": self.now, "next_timer_at": timer,
+            "state": s.model_dump_json(), "status": s.status, "updated_at": self.now, "next_timer_at": timer,
             "exited_at": s.exited_at, "exit_reason": s.exit_reason, "converted_at": s.goal_reached_at,
         }  # fmt: skip
 

@@ -32,6 +32,10 @@ from .triggers_io import lock_cursor
 DATE_HORIZON = timedelta(hours=26)  # the date scan runs hourly; entry timers are made this far ahead
 
 
+SHARDS = 8  # a start of more than SHARD_MIN customers is split so several workers can share it
+SHARD_MIN = 2000
+
+
 def create_bulk(
     session: Session,
     *,
@@ -44,23 +48,64 @@ def create_bulk(
     properties: dict[str, Any] | None = None,
     created_by: str = "system",
 ) -> BulkEntry:
-    """Queue a bulk entry (idempotent by `key`); the worker starts the runs in batches."""
-    kind = session.get_bind().dialect.name
-    values = {"key": key, "journey_id": journey_id, "segment_id": segment_id, "start_key": start_key,
-              "customer_ids": None if customer_ids is None else sorted(set(customer_ids)),
-              "properties": properties or {}, "after_customer": 0, "status": "pending", "entered": 0,
-              "skipped": 0, "created_at": now, "created_by": created_by}  # fmt: skip
-    stmt = (
-        insert_for(kind, BulkEntry.__table__).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    """Queue a bulk entry (idempotent by `key`), split into shards of customer id ranges; the workers
+    start the runs in batches. Returns the first shard (the handle for `bulk_progress`)."""
+    ids = None if customer_ids is None else sorted(set(customer_ids))
+    bounds = _bounds(session, segment_id, ids)
+    base = {"journey_id": journey_id, "segment_id": segment_id, "start_key": start_key,
+            "properties": properties or {}, "status": "pending", "entered": 0, "skipped": 0,
+            "created_at": now, "created_by": created_by[:100]}  # fmt: skip
+    rows = []
+    for i, (after, until) in enumerate(bounds):
+        part = None if ids is None else [c for c in ids if c > after and (until is None or c <= until)]
+        rows.append({**base, "key": f"{key}:{i}", "after_customer": after, "until_customer": until,
+                     "customer_ids": part})  # fmt: skip
+    stmt = insert_for(session.get_bind().dialect.name, BulkEntry.__table__).on_conflict_do_nothing(
+        index_elements=["key"]
     )
-    session.execute(stmt)
-    found = session.scalars(select(BulkEntry).where(BulkEntry.key == key)).one()
-    return found
+    session.execute(stmt, rows)
+    return session.scalars(select(BulkEntry).where(BulkEntry.key == f"{key}:0")).one()
+
+
+def _bounds(session: Session, segment_id: int | None, ids: list[int] | None) -> list[tuple[int, int | None]]:
+    """(after, until) customer id ranges of the shards: equal parts of the segment or the list."""
+    if ids is not None:
+        members = ids
+    else:
+        from siyu.segments.tables import SegmentMember
+
+        m = SegmentMember.__table__.c
+        query = select(m.customer_id).where(m.segment_id == segment_id).order_by(m.customer_id)
+        members = [int(c) for c in session.scalars(query)]
+    if len(members) < SHARD_MIN:
+        return [(0, None)]
+    size = -(-len(members) // SHARDS)
+    lasts = [members[min(i + size, len(members)) - 1] for i in range(0, len(members), size)]
+    return [
+        (0 if i == 0 else lasts[i - 1], None if i == len(lasts) - 1 else last) for i, last in enumerate(lasts)
+    ]
+
+
+def bulk_progress(session: Session, bulk: BulkEntry) -> dict[str, Any]:
+    """Progress of a bulk entry over all its shards (those with its journey and start key)."""
+    query = select(BulkEntry).where(
+        BulkEntry.journey_id == bulk.journey_id, BulkEntry.start_key == bulk.start_key
+    )
+    shards = list(session.scalars(query))
+    done = all(s.status == "done" for s in shards)
+    finished = max((s.done_at for s in shards if s.done_at), default=None) if done else None
+    return {"id": bulk.id, "journey_id": bulk.journey_id, "segment_id": bulk.segment_id,
+            "start_key": bulk.start_key, "status": "done" if done else "pending", "shards": len(shards),
+            "entered": sum(s.entered for s in shards), "skipped": sum(s.skipped for s in shards),
+            "created_at": bulk.created_at, "done_at": finished}  # fmt: skip
 
 
 def _next_customers(session: Session, bulk: BulkEntry, limit: int) -> list[int]:
+    until = bulk.until_customer
     if bulk.customer_ids is not None:
-        return [c for c in bulk.customer_ids if c > bulk.after_customer][:limit]
+        return [c for c in bulk.customer_ids if c > bulk.after_customer and (until is None or c <= until)][
+            :limit
+        ]
     from siyu.segments.tables import SegmentMember
 
     m = SegmentMember.__table__.c
@@ -70,6 +115,8 @@ def _next_customers(session: Session, bulk: BulkEntry, limit: int) -> list[int]:
         .order_by(m.customer_id)
         .limit(limit)
     )
+    if until is not None:
+        query = query.where(m.customer_id <= until)
     return [int(c) for c in session.scalars(query)]
 
 

@@ -21,7 +21,7 @@ from siyu.messaging.tables import OutboxMessage
 from . import store
 from .playbooks import PLAYBOOKS
 from .runner import Batch, Entry
-from .scheduling import create_bulk
+from .scheduling import bulk_progress, create_bulk
 from .schemas import JourneyDefinition, parse_definition
 from .tables import BulkEntry, Journey, JourneyRun, JourneyStat, JourneyVersionRow
 from .triggers import ManualTrigger
@@ -166,11 +166,12 @@ def trigger(
     return {"key": start_key, "bulk_id": bulk.id, "queued": True}
 
 
-def bulk_status(session: Session, bulk_id: int) -> BulkEntry:
+def bulk_status(session: Session, journey_id: int, bulk_id: int) -> dict[str, Any]:
+    """Progress of a queued start (all its shards)."""
     bulk = session.get(BulkEntry, bulk_id)
-    if bulk is None:
-        raise NotFound(f"bulk entry {bulk_id} not found", field="bulk_id")
-    return bulk
+    if bulk is None or bulk.journey_id != journey_id:
+        raise NotFound(f"no queued start {bulk_id} for journey {journey_id}", field="bulk_id")
+    return bulk_progress(session, bulk)
 
 
 # --- playbooks -----------------------------------------------------------------------------------------

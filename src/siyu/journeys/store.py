@@ -12,16 +12,18 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, case, func, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.core import fastsql
-from siyu.core.database import chunks, insert_for
+from siyu.core.columns import Json
+from siyu.core.database import UTCDateTime
+from siyu.messaging.sqlids import ids_value, keys_value, text_in
 
 from .schemas import JourneyVersion, parse_definition
-from .tables import Journey, JourneyRun, JourneyTimer, JourneyVersionRow
+from .tables import Journey, JourneyTimer, JourneyVersionRow
 
 ACTIVE_RUN = ("pending", "active")  # runs that block re-entry; `awaiting_goal` only listens for the goal
 LIVE_RUN = ("pending", "active", "awaiting_goal")  # runs that still receive events
@@ -92,53 +94,47 @@ class RunRow:
     status: str
     state: dict[str, Any]
     arm: str | None
+    parsed: Any = None  # the RunState once a step in this batch produced it
 
 
 def lock_runs(session: Session, ids: Iterable[int]) -> dict[int, RunRow]:
     """The runs with these ids, locked for update (id order)."""
-    r = JourneyRun.__table__.c
-    out: dict[int, RunRow] = {}
-    for part in chunks(sorted(set(ids)), 1000):
-        query = (
-            select(r.id, r.journey_id, r.version, r.customer_id, r.status, r.state, r.arm)
-            .where(r.id.in_(part))
-            .order_by(r.id)
-            .with_for_update()
-        )
-        out.update((int(row[0]), RunRow(*row)) for row in session.execute(query))
-    return out
+    sql = ("SELECT id, journey_id, version, customer_id, status, state, arm FROM journey_runs"
+           " WHERE {in} ORDER BY id")  # fmt: skip
+    query = text_in(session, sql, "id", lock="update").columns(state=Json)
+    return {int(row[0]): RunRow(*row) for row in session.execute(query, {"ids": ids_value(session, ids)})}
 
 
 _RUN_COLUMNS = ("state", "status", "updated_at", "next_timer_at", "exited_at", "exit_reason", "converted_at")
+_RUN_TIMES = frozenset({"updated_at", "next_timer_at", "exited_at", "converted_at"})
 
 
 def write_runs(session: Session, changes: Mapping[int, Mapping[str, Any]]) -> None:
-    """Store new run states: one executemany over `changes` (run id → the columns above)."""
+    """Store new run states: one driver-level executemany over `changes` (run id → the columns above;
+    `state` as JSON text)."""
     if not changes:
         return
-    r = JourneyRun.__table__.c
-    stmt = (
-        update(cast(Table, JourneyRun.__table__))
-        .where(r.id == bindparam("_id"))
-        .values({c: bindparam(f"v_{c}") for c in _RUN_COLUMNS})
+    kind = fastsql.dialect(session)
+    mark = "?" if kind == "sqlite" else "%s"
+    sets = ", ".join(
+        f"{c} = {mark}::jsonb" if c == "state" and kind != "sqlite" else f"{c} = {mark}" for c in _RUN_COLUMNS
     )
     rows = [
-        {"_id": rid, **{f"v_{c}": change[c] for c in _RUN_COLUMNS}} for rid, change in sorted(changes.items())
+        (*(fastsql.db_time(kind, change[c]) if c in _RUN_TIMES else change[c] for c in _RUN_COLUMNS), rid)
+        for rid, change in sorted(changes.items())
     ]
-    for part in chunks(rows, 500):
-        session.connection().execute(stmt, list(part))
+    fastsql.run_many(session, f"UPDATE journey_runs SET {sets} WHERE id = {mark}", rows)  # noqa: S608
 
 
 def live_run_ids(session: Session, customer_ids: Iterable[int]) -> dict[int, list[tuple[int, int, int]]]:
     """customer id → [(run id, journey id, version)] of their runs still listening for events."""
-    r = JourneyRun.__table__.c
+    sql = ("SELECT customer_id, id, journey_id, version FROM journey_runs"
+           " WHERE {in} AND status IN ('pending', 'active', 'awaiting_goal')")  # fmt: skip
     out: dict[int, list[tuple[int, int, int]]] = {}
-    for part in chunks(sorted(set(customer_ids)), 1000):
-        query = select(r.customer_id, r.id, r.journey_id, r.version).where(
-            r.customer_id.in_(part), r.status.in_(LIVE_RUN)
-        )
-        for cid, rid, jid, ver in session.execute(query):
-            out.setdefault(int(cid), []).append((int(rid), int(jid), int(ver)))
+    for cid, rid, jid, ver in session.execute(
+        text_in(session, sql, "customer_id"), {"ids": ids_value(session, customer_ids)}
+    ):
+        out.setdefault(int(cid), []).append((int(rid), int(jid), int(ver)))
     return out
 
 
@@ -146,18 +142,12 @@ def entry_facts(
     session: Session, journey_id: int, customer_ids: Sequence[int]
 ) -> dict[int, tuple[datetime | None, bool]]:
     """customer id → (last entry time, has a run that blocks re-entry) for one journey."""
-    r = JourneyRun.__table__.c
-    blocking = func.sum(case((r.status.in_(ACTIVE_RUN), 1), else_=0))
-    out: dict[int, tuple[datetime | None, bool]] = {}
-    for part in chunks(sorted(set(customer_ids)), 1000):
-        query = (
-            select(r.customer_id, func.max(r.entered_at), blocking)
-            .where(r.journey_id == journey_id, r.customer_id.in_(part))
-            .group_by(r.customer_id)
-        )
-        for cid, last, active in session.execute(query):
-            out[int(cid)] = (last, bool(active))
-    return out
+    sql = ("SELECT customer_id, max(entered_at) AS last, sum(CASE WHEN status IN ('pending', 'active')"
+           " THEN 1 ELSE 0 END) AS blocking FROM journey_runs WHERE journey_id = :journey AND {in}"
+           " GROUP BY customer_id")  # fmt: skip
+    query = text_in(session, sql, "customer_id").columns(last=UTCDateTime())
+    params = {"journey": journey_id, "ids": ids_value(session, customer_ids)}
+    return {int(cid): (last, bool(blocking)) for cid, last, blocking in session.execute(query, params)}
 
 
 # --- timers --------------------------------------------------------------------------------------------
@@ -191,9 +181,16 @@ def claim_timers(session: Session, now: datetime, limit: int, journey_ids: Seque
 
 
 def mark_fired(session: Session, ids: Sequence[int], now: datetime) -> None:
-    t = JourneyTimer.__table__.c
-    for part in chunks(sorted(ids), 1000):
-        session.execute(update(JourneyTimer).where(t.id.in_(part)).values(status="fired", fired_at=now))
+    if ids:
+        update = text_in(
+            session, "UPDATE journey_timers SET status = 'fired', fired_at = :at WHERE {in}", "id"
+        )
+        session.execute(
+            update, {"at": fastsql.db_time(fastsql.dialect(session), now), "ids": ids_value(session, ids)}
+        )
+
+
+_TIMER_COLUMNS = ("key", "kind", "run_id", "journey_id", "customer_id", "due_at", "status", "payload")
 
 
 def schedule_timers(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -201,8 +198,14 @@ def schedule_timers(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     kind = fastsql.dialect(session)
-    stmt = insert_for(kind, JourneyTimer.__table__).on_conflict_do_nothing(index_elements=["key"])
-    session.execute(stmt, sorted(rows, key=lambda r: str(r["key"])))
+    sql = fastsql.insert_sql(kind, "journey_timers", _TIMER_COLUMNS, json_columns=("payload",))
+    values = [
+        (r["key"], r["kind"], r["run_id"], r["journey_id"], r["customer_id"],
+         fastsql.db_time(kind, r["due_at"]), r["status"],
+         None if r["payload"] is None else fastsql.db_json(r["payload"]))
+        for r in sorted(rows, key=lambda r: str(r["key"]))
+    ]  # fmt: skip
+    fastsql.run_many(session, sql + " ON CONFLICT (key) DO NOTHING", values)
 
 
 def cancel_timers(session: Session, keys: Iterable[str]) -> None:
@@ -211,12 +214,13 @@ def cancel_timers(session: Session, keys: Iterable[str]) -> None:
     wanted = sorted(set(keys))
     if not wanted:
         return
-    t = JourneyTimer.__table__.c
-    for part in chunks(wanted, 1000):
-        ids = select(t.id).where(t.key.in_(part), t.status == "pending").with_for_update(skip_locked=True)
-        locked = list(session.scalars(ids))
-        if locked:
-            session.execute(update(JourneyTimer).where(t.id.in_(locked)).values(status="cancelled"))
+    query = text_in(
+        session, "SELECT id FROM journey_timers WHERE {in} AND status = 'pending'", "key", "keys", lock="skip"
+    )
+    locked = [int(i) for i in session.scalars(query, {"keys": keys_value(session, wanted)})]
+    if locked:
+        update = text_in(session, "UPDATE journey_timers SET status = 'cancelled' WHERE {in}", "id")
+        session.execute(update, {"ids": ids_value(session, locked)})
 
 
 # --- counters ------------------------------------------------------------------------------------------

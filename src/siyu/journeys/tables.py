@@ -97,7 +97,8 @@ class JourneyTimer(Base):
 
 class BulkEntry(Base):
     """Start one journey for many customers (a segment, or a list), in batches, resumable by cursor.
-    Created by manual triggers for a segment and by schedule (cron) triggers; `key` makes it idempotent."""
+    Created by manual triggers for a segment and by schedule (cron) triggers; `key` makes it idempotent.
+    A large start is split into shards (customer id ranges) that several workers take at once."""
 
     __tablename__ = "journey_bulk_entries"
     __table_args__ = (Index("ix_journey_bulk_entries_status", "status", "id"),)
@@ -110,6 +111,7 @@ class BulkEntry(Base):
     start_key: Mapped[str] = mapped_column(String(300))
     properties: Mapped[dict[str, Any]] = mapped_column(Json)
     after_customer: Mapped[int] = mapped_column(BigInteger, default=0)
+    until_customer: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # a shard's last id
     status: Mapped[str] = mapped_column(String(12))  # pending | done
     entered: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)

@@ -195,7 +195,7 @@ def record_outcome(body: Outcome, session: SessionDep, principal: PrincipalDep) 
 
 # --- public closed-loop endpoints (no token: they are in the messages customers receive) ---------------
 
-Code = Annotated[str, Path(min_length=4, max_length=32, pattern=r"^[a-z2-7]+$")]
+Code = Annotated[str, Path(min_length=4, max_length=32, pattern=r"^[0-9a-f]+$")]
 
 
 @router.get("/t/{code}", include_in_schema=False)

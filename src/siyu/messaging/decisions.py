@@ -17,10 +17,10 @@ from siyu.core.errors import NotFound, ValidationFailed
 
 from .governor import Decision, decide
 from .localtime import aware_utc
-from .outbox import WEBHOOK_CALL
+from .outbox import WEBHOOK_CALL, OutboxRow
 from .policy import Candidate, ConsentView, ContactHistory, Policy, SentMessage, dispatch_order
 from .rendering import BatchRenderer, Rendered, RenderError
-from .tables import ChannelSetting, OutboxMessage
+from .tables import ChannelSetting
 
 PAUSE_RETRY = timedelta(minutes=10)  # a paused or unconfigured channel is asked again this much later
 TEXTS = {
@@ -35,7 +35,7 @@ TEXTS = {
 class Verdict:
     """What happens to one claimed row now."""
 
-    row: OutboxMessage
+    row: OutboxRow
     outcome: str  # send | defer | drop | fail
     reason: str
     zh: str
@@ -47,7 +47,7 @@ class Verdict:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def candidate(row: OutboxMessage) -> Candidate:
+def candidate(row: OutboxRow) -> Candidate:
     tz = (row.context or {}).get("timezone")
     return Candidate(
         key=row.key, customer_id=row.customer_id, channel=row.channel, purpose=row.purpose,  # type: ignore[arg-type]
@@ -71,7 +71,7 @@ def _channel_state(name: str, settings: Mapping[str, ChannelSetting]) -> str | N
 
 
 def govern(
-    rows: Sequence[OutboxMessage],
+    rows: Sequence[OutboxRow],
     histories: Mapping[int, ContactHistory],
     consents: Mapping[int, ConsentView],
     policy: Policy,
@@ -106,7 +106,7 @@ def govern(
     return out
 
 
-def _blocked(row: OutboxMessage, reason: str, now: datetime) -> Verdict:
+def _blocked(row: OutboxRow, reason: str, now: datetime) -> Verdict:
     zh, en = TEXTS[reason]
     if reason == "channel_unknown":
         return Verdict(row, "fail", reason, zh, en)
@@ -116,7 +116,7 @@ def _blocked(row: OutboxMessage, reason: str, now: datetime) -> Verdict:
     return Verdict(row, "defer", reason, zh, en, retry)
 
 
-def _verdict(row: OutboxMessage, d: Decision) -> Verdict:
+def _verdict(row: OutboxRow, d: Decision) -> Verdict:
     details = {k: str(v) for k, v in d.details.items()}
     if d.blocked_by:
         details["blocked_by"] = ",".join(str(b) for b in d.blocked_by)
@@ -148,7 +148,7 @@ def prepare(
         )
 
 
-def extras(row: OutboxMessage, r: Rendered, sender: str | None) -> dict[str, Any]:
+def extras(row: OutboxRow, r: Rendered, sender: str | None) -> dict[str, Any]:
     """What the channel needs besides the text, stored with the row so a re-send is identical."""
     params = dict(r.params)
     trigger = (row.context or {}).get("trigger") or {}
@@ -164,7 +164,7 @@ def channel_key(key: str) -> str:
 
 
 def outbound(
-    row: OutboxMessage,
+    row: OutboxRow,
     address: str,
     body: str | None,
     subject: str | None,

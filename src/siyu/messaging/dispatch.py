@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from siyu.channels import registry
@@ -33,11 +33,10 @@ from siyu.core.settings import get_settings
 from siyu.events.system import SystemEvent, record
 from siyu.journeys.store import StatKey, add_stats
 
-from . import history, outbox, recipients, tracking, webhook_calls
+from . import history, outbox, recipients, sqlids, tracking, webhook_calls
 from .decisions import Verdict, govern, outbound, prepare
 from .policy import ConsentView
 from .rendering import BatchRenderer
-from .tables import OutboxMessage
 
 SessionFactory = Any
 _CUSTOMER_LOCKS = 0x6F75_7462  # advisory-lock namespace: one governor decision per customer at a time
@@ -71,7 +70,7 @@ def _threads() -> ThreadPoolExecutor:
         return _pool
 
 
-def _stat(row: OutboxMessage) -> tuple[int, int, str, str] | None:
+def _stat(row: outbox.OutboxRow) -> tuple[int, int, str, str] | None:
     if row.journey_id is None or row.version is None:
         return None
     return (row.journey_id, row.version, row.node_id or "", row.arm or "")
@@ -117,7 +116,7 @@ def _lock_customers(session: Session, ids: Sequence[int]) -> None:
 
 
 def _decide(
-    session: Session, rows: Sequence[OutboxMessage], ledger: Ledger, lease: datetime
+    session: Session, rows: Sequence[outbox.OutboxRow], ledger: Ledger, lease: datetime
 ) -> list[Attempt]:
     now = ledger.now
     customers = sorted({r.customer_id for r in rows})
@@ -178,7 +177,7 @@ def _apply(v: Verdict, ledger: Ledger, lease: datetime) -> Attempt | None:
 
 
 def _resend(
-    session: Session, rows: Sequence[OutboxMessage], ledger: Ledger, lease: datetime
+    session: Session, rows: Sequence[outbox.OutboxRow], ledger: Ledger, lease: datetime
 ) -> list[Attempt]:
     """Rows a dead worker left `sending`: the same stored text, the same key, one more attempt."""
     out: list[Attempt] = []
@@ -209,34 +208,47 @@ def _resend(
 
 
 def _deliver(attempts: Sequence[Attempt]) -> list[SendResult]:
-    """Send concurrently: a batch channel gets one call per channel, others one thread per message."""
-    pool = _threads()
+    """Send concurrently: a batch channel gets one call per channel; other messages are split into one
+    slice per send thread, each slice sent in order (a future per message costs more than a send)."""
+    pool, threads = _threads(), get_settings().outbox_send_threads
     results: dict[int, SendResult] = {}
     by_channel: dict[str, list[tuple[Attempt, OutboundMessage]]] = {}
-    singles: dict[int, Future[SendResult]] = {}
+    work: list[tuple[list[int], Future[list[SendResult]]]] = []
+    calls = [a for a in attempts if a.webhook is not None]
     for a in attempts:
-        if a.webhook is not None:
-            singles[a.id] = pool.submit(webhook_calls.call, a.key, a.webhook)
-        elif a.message is None:
+        if a.webhook is None and a.message is None:
             results[a.id] = SendResult.permanent("no_address", "the customer has no address on this channel")
-        else:
+        elif a.message is not None:
             by_channel.setdefault(a.message.channel, []).append((a, a.message))
-    batches: list[tuple[list[Attempt], Future[list[SendResult]]]] = []
+    for part in _slices(calls, threads):
+        work.append(([a.id for a in part], pool.submit(_call_slice, part)))
     for name, group in by_channel.items():
         channel = registry.get(name)
         if isinstance(channel, BatchChannel):
-            batches.append(([a for a, _ in group], pool.submit(send_all, channel, [m for _, m in group])))
-        else:
-            singles.update((a.id, pool.submit(_safe_send, channel, m)) for a, m in group)
-    for group_attempts, future in batches:
+            work.append(([a.id for a, _ in group], pool.submit(send_all, channel, [m for _, m in group])))
+            continue
+        for part in _slices(group, threads):
+            work.append(([a.id for a, _ in part], pool.submit(_send_slice, channel, [m for _, m in part])))
+    for ids, future in work:
         try:
-            results.update(zip((a.id for a in group_attempts), future.result(), strict=True))
+            results.update(zip(ids, future.result(), strict=True))
         except Exception as exc:  # a bug in a channel: its messages fail, the batch goes on
             failed = SendResult.permanent("channel_error", str(exc)[:300])
-            results.update((a.id, failed) for a in group_attempts)
-    for rid, single in singles.items():
-        results[rid] = single.result()
+            results.update((i, failed) for i in ids)
     return [results[a.id] for a in attempts]
+
+
+def _call_slice(part: Sequence[Attempt]) -> list[SendResult]:
+    return [webhook_calls.call(a.key, a.webhook) for a in part]
+
+
+def _send_slice(channel: Any, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+    return [_safe_send(channel, m) for m in messages]
+
+
+def _slices(items: Sequence[Any], count: int) -> list[Sequence[Any]]:
+    size = max(1, -(-len(items) // count))
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _safe_send(channel: Any, message: OutboundMessage) -> SendResult:
@@ -252,10 +264,12 @@ def _record(factory: SessionFactory, attempts: Sequence[Attempt], results: Seque
     with factory() as session, write_lock(session):
         now = clock.now()
         ledger = Ledger(now)
-        o = OutboxMessage.__table__.c
-        ids = sorted(a.id for a in attempts)
-        query = select(o.id, o.status, o.attempts).where(o.id.in_(ids)).order_by(o.id).with_for_update()
-        current = {int(i): (str(s), int(n)) for i, s, n in session.execute(query)}
+        sql = "SELECT id, status, attempts FROM outbox WHERE {in} ORDER BY id"
+        ids = sqlids.ids_value(session, (a.id for a in attempts))
+        current = {
+            int(i): (str(s), int(n))
+            for i, s, n in session.execute(sqlids.text_in(session, sql, "id", lock="update"), {"ids": ids})
+        }
         for a, r in zip(attempts, results, strict=True):
             if current.get(a.id) != ("sending", a.attempts):
                 continue  # a later attempt (after our lease ran out) owns the row now

@@ -10,17 +10,18 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import BigInteger, Boolean, select
 from sqlalchemy.orm import Session
 
-from siyu.consent.tables import Consent
-from siyu.core.database import chunks, insert_for
+from siyu.core import fastsql
+from siyu.core.columns import Json
+from siyu.core.database import UTCDateTime
 from siyu.core.settings import get_settings
-from siyu.customers.tables import Trait
 
 from .localtime import check_zone
 from .policy import ConsentStatus, ContactHistory, Policy, SentMessage, channel_family
-from .tables import ChannelSetting, MessageLog
+from .sqlids import ids_value, keys_value, text_in
+from .tables import ChannelSetting
 
 HISTORY_DAYS = 8  # the current local ISO week and day, whatever the zone
 
@@ -31,14 +32,15 @@ def contact_history(
     """customer id → their sends of the last 8 days (every customer asked for is present)."""
     ids = sorted(set(customer_ids))
     sent: dict[int, list[SentMessage]] = {cid: [] for cid in ids}
-    m = MessageLog.__table__.c
-    since = now - timedelta(days=HISTORY_DAYS)
-    for part in chunks(ids, 1000):
-        query = select(m.customer_id, m.at, m.channel, m.purpose, m.mass).where(
-            m.customer_id.in_(part), m.at >= since
-        )
-        for cid, at, channel, purpose, mass in session.execute(query):
-            sent[int(cid)].append(SentMessage(at, channel, purpose, bool(mass)))
+    sql = "SELECT customer_id, at, channel, purpose, mass FROM message_log WHERE {in} AND at >= :since"
+    query = text_in(session, sql, "customer_id").columns(
+        customer_id=BigInteger(), at=UTCDateTime(), mass=Boolean()
+    )
+    since = fastsql.db_time(fastsql.dialect(session), now - timedelta(days=HISTORY_DAYS))
+    for cid, at, channel, purpose, mass in session.execute(
+        query, {"ids": ids_value(session, ids), "since": since}
+    ):
+        sent[int(cid)].append(SentMessage(at, channel, purpose, bool(mass)))
     return {cid: ContactHistory(tuple(rows)) for cid, rows in sent.items()}
 
 
@@ -47,11 +49,11 @@ def consents(
 ) -> dict[int, list[tuple[str, str, ConsentStatus]]]:
     """customer id → [(channel, purpose, status)] as recorded."""
     out: dict[int, list[tuple[str, str, ConsentStatus]]] = {}
-    c = Consent.__table__.c
-    for part in chunks(sorted(set(customer_ids)), 1000):
-        query = select(c.customer_id, c.channel, c.purpose, c.status).where(c.customer_id.in_(part))
-        for cid, channel, purpose, status in session.execute(query):
-            out.setdefault(int(cid), []).append((channel, purpose, status))
+    query = text_in(
+        session, "SELECT customer_id, channel, purpose, status FROM consents WHERE {in}", "customer_id"
+    )
+    for cid, channel, purpose, status in session.execute(query, {"ids": ids_value(session, customer_ids)}):
+        out.setdefault(int(cid), []).append((channel, purpose, status))
     return out
 
 
@@ -59,14 +61,13 @@ def customer_timezones(session: Session, customer_ids: Iterable[int]) -> dict[in
     """Each customer's IANA zone from the trait `timezone`, else the brand zone."""
     default = get_settings().timezone
     out = dict.fromkeys(customer_ids, default)
-    t = Trait.__table__.c
-    for part in chunks(sorted(out), 1000):
-        query = select(t.customer_id, t.value).where(t.name == "timezone", t.customer_id.in_(part))
-        for cid, value in session.execute(query):
-            try:
-                out[int(cid)] = check_zone(value) if isinstance(value, str) else default
-            except ValueError:
-                continue
+    sql = "SELECT customer_id, value FROM traits WHERE name = 'timezone' AND {in}"
+    query = text_in(session, sql, "customer_id").columns(value=Json)
+    for cid, value in session.execute(query, {"ids": ids_value(session, out)}):
+        try:
+            out[int(cid)] = check_zone(value) if isinstance(value, str) else default
+        except ValueError:
+            continue
     return out
 
 
@@ -87,19 +88,27 @@ def policy(settings_rows: Mapping[str, ChannelSetting]) -> Policy:
     return replace(base, daily_quotas={**base.daily_quotas, **overrides})
 
 
+_LOG_COLUMNS = ("key", "customer_id", "channel", "purpose", "mass", "journey_id", "at")
+
+
 def log_sends(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Record messages handed to a channel (`key`, `customer_id`, `channel`, `purpose`, `mass`,
     `journey_id`, `at`); idempotent by key."""
     if not rows:
         return
-    kind = session.get_bind().dialect.name
-    stmt = insert_for(kind, MessageLog.__table__).on_conflict_do_nothing(index_elements=["key"])
-    for part in chunks(sorted(rows, key=lambda r: str(r["key"])), 500):
-        session.execute(stmt, [dict(r) for r in part])
+    kind = fastsql.dialect(session)
+    sql = fastsql.insert_sql(kind, "message_log", _LOG_COLUMNS) + " ON CONFLICT (key) DO NOTHING"
+    values = [
+        (r["key"], r["customer_id"], r["channel"], r["purpose"], bool(r["mass"]), r["journey_id"],
+         fastsql.db_time(kind, r["at"]))
+        for r in sorted(rows, key=lambda r: str(r["key"]))
+    ]  # fmt: skip
+    fastsql.run_many(session, sql, values)
 
 
 def withdraw(session: Session, keys: Iterable[str]) -> None:
     """Forget sends the channel refused: they did not reach the customer, so they use no budget."""
     wanted = sorted(set(keys))
-    for part in chunks(wanted, 1000):
-        session.execute(delete(MessageLog).where(MessageLog.key.in_(part)))
+    if wanted:
+        delete = text_in(session, "DELETE FROM message_log WHERE {in}", "key", "keys")
+        session.execute(delete, {"keys": keys_value(session, wanted)})

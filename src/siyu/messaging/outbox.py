@@ -8,15 +8,16 @@ SQLite has one in-process worker.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from siyu.core.database import chunks, insert_for
+from siyu.core import fastsql
 
-from .tables import CLAIMABLE, OutboxMessage
+from .tables import CLAIMABLE, OUTBOX_STATUSES, OutboxMessage
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
 WEBHOOK_CALL = "call_webhook"  # pseudo-channel of a journey's webhook node: no governor, no contact history
@@ -27,49 +28,81 @@ DEFAULTS: dict[str, Any] = {
 }  # fmt: skip
 
 
+_INSERT = ("key", "customer_id", "journey_id", "version", "run_id", "node_id", "arm", "channel",
+           "template_id", "purpose", "urgent", "mass", "coupon_pool", "context", "created_at", "expires_at",
+           "status", "attempts", "deferrals", "next_attempt_at", "updated_at")  # fmt: skip
+_INSERT_TIMES = frozenset({"created_at", "expires_at", "next_attempt_at", "updated_at"})
+
+
 def enqueue(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert messages (`key`, `customer_id`, `channel`, `template_id`, `purpose`, `created_at`, …); a key
     already in the outbox is left alone, so carrying out the same step twice queues one message."""
     if not rows:
         return
-    full = []
+    kind = fastsql.dialect(session)
+    values = []
     for row in sorted(rows, key=lambda r: str(r["key"])):
-        item = {**DEFAULTS, **row}
-        item.setdefault("next_attempt_at", item["created_at"])
-        item.setdefault("updated_at", item["created_at"])
-        full.append(item)
-    kind = session.get_bind().dialect.name
-    stmt = insert_for(kind, OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["key"])
-    for part in chunks(full, 500):
-        session.execute(stmt, list(part))
+        item = {**DEFAULTS, "next_attempt_at": row["created_at"], "updated_at": row["created_at"], **row}
+        values.append(tuple(
+            fastsql.db_time(kind, item[c]) if c in _INSERT_TIMES
+            else fastsql.db_json(item[c]) if c == "context" else item[c]
+            for c in _INSERT
+        ))  # fmt: skip
+    sql = (
+        fastsql.insert_sql(kind, "outbox", _INSERT, json_columns=("context",))
+        + " ON CONFLICT (key) DO NOTHING"
+    )
+    fastsql.run_many(session, sql, values)
 
 
-def claim_due(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
+@dataclass(slots=True)
+class OutboxRow:
+    """A claimed outbox row, as plain data (ORM objects cost more than the rest of the dispatch)."""
+
+    id: int
+    key: str
+    customer_id: int
+    journey_id: int | None
+    version: int | None
+    node_id: str | None
+    arm: str | None
+    channel: str
+    template_id: str
+    purpose: str
+    urgent: bool
+    mass: bool
+    coupon_pool: str | None
+    context: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime | None
+    attempts: int
+    deferrals: int
+    body: str | None
+    subject: str | None
+    html_body: str | None
+    params: dict[str, Any] | None
+
+
+_ROW = tuple(OUTBOX.c[f.name] for f in fields(OutboxRow))
+
+
+def _claim(session: Session, where: Any, order: Any, limit: int) -> list[OutboxRow]:
+    query = select(*_ROW).where(*where).order_by(*order).limit(limit).with_for_update(skip_locked=True)
+    return [OutboxRow(*row) for row in session.execute(query)]
+
+
+def claim_due(session: Session, now: datetime, limit: int) -> list[OutboxRow]:
     """Pending or deferred rows due by `now`, oldest first, locked for this transaction."""
-    o = OutboxMessage
-    query = (
-        select(o)
-        .where(o.status.in_(CLAIMABLE), o.next_attempt_at <= now)
-        .order_by(o.next_attempt_at, o.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
+    o = OUTBOX.c
+    return _claim(
+        session, (o.status.in_(CLAIMABLE), o.next_attempt_at <= now), (o.next_attempt_at, o.id), limit
     )
-    return list(session.scalars(query))
 
 
-def claim_stuck(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
+def claim_stuck(session: Session, now: datetime, limit: int) -> list[OutboxRow]:
     """Rows left `sending` by a worker whose lease ran out (it died between send and record)."""
-    o = OutboxMessage
-    query = (
-        select(o)
-        .where(o.status == "sending", o.lease_until <= now)
-        .order_by(o.lease_until, o.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    return list(session.scalars(query))
+    o = OUTBOX.c
+    return _claim(session, (o.status == "sending", o.lease_until <= now), (o.lease_until, o.id), limit)
 
 
 _UPDATE_COLUMNS = (
@@ -79,18 +112,29 @@ _UPDATE_COLUMNS = (
 )  # fmt: skip
 
 
+_TIMES = frozenset({"next_attempt_at", "lease_until", "sent_at", "updated_at"})
+
+
 def write(session: Session, changes: Sequence[Mapping[str, Any]], *, only_status: str | None = None) -> None:
-    """Bulk update rows by `id` (changes naming the same columns run as one executemany).
-    `only_status`: change a row only while it still has this status (a late writer changes nothing)."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for change in changes:
+    """Bulk update rows by `id`: changes naming the same columns run as one driver-level executemany
+    (values converted here once). `only_status`: change a row only while it still has this status."""
+    kind = fastsql.dialect(session)
+    mark = "?" if kind == "sqlite" else "%s"
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for change in sorted(changes, key=lambda c: int(c["id"])):
         columns = tuple(c for c in _UPDATE_COLUMNS if c in change)
-        groups.setdefault(columns, []).append({"_id": change["id"], **{f"v_{c}": change[c] for c in columns}})
-    o = OutboxMessage.__table__.c
+        values = tuple(_value(kind, c, change[c]) for c in columns)
+        groups.setdefault(columns, []).append((*values, change["id"]))
     for columns, rows in groups.items():
-        stmt = update(OUTBOX).where(o.id == bindparam("_id"))
-        if only_status is not None:
-            stmt = stmt.where(o.status == only_status)
-        stmt = stmt.values({c: bindparam(f"v_{c}") for c in columns})
-        for part in chunks(sorted(rows, key=lambda r: int(r["_id"])), 500):
-            session.connection().execute(stmt, list(part))
+        sets = ", ".join(f"{c} = {mark}::jsonb" if c == "params" and kind != "sqlite" else f"{c} = {mark}"
+                         for c in columns)  # fmt: skip
+        guard = f" AND status = '{only_status}'" if only_status in OUTBOX_STATUSES else ""
+        fastsql.run_many(session, f"UPDATE outbox SET {sets} WHERE id = {mark}{guard}", rows)  # noqa: S608
+
+
+def _value(kind: str, column: str, value: Any) -> Any:
+    if column in _TIMES:
+        return fastsql.db_time(kind, value)
+    if column == "params":
+        return None if value is None else fastsql.db_json(value)
+    return value

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.core.database import chunks
 from siyu.core.pii import get_vault
-from siyu.customers.tables import Identity
-from siyu.staff.tables import CustomerOwner, Staff
 
 from .policy import channel_family
+from .sqlids import ids_value, text_in
 
 IDENTITY_OF = {"wecom": "wecom_external_userid", "sms": "phone", "email": "email"}
 
@@ -26,19 +23,16 @@ def addresses(session: Session, channel: str, customer_ids: Iterable[int]) -> di
     kind = IDENTITY_OF.get(channel_family(channel), "user_id")
     found: dict[int, str] = {}
     vault = get_vault()
-    i = Identity.__table__.c
-    for part in chunks(ids, 1000):
-        query = (
-            select(i.customer_id, i.value, i.value_enc)
-            .where(i.customer_id.in_(part), i.type == kind)
-            .order_by(i.customer_id, i.first_seen_at, i.id)
-        )
-        for cid, value, enc in session.execute(query):
-            if int(cid) in found:
-                continue
-            text = vault.decrypt(enc).decode() if enc is not None else value
-            if text:
-                found[int(cid)] = str(text)
+    sql = ("SELECT customer_id, value, value_enc FROM identities WHERE type = :kind AND {in}"
+           " ORDER BY customer_id, first_seen_at, id")  # fmt: skip
+    for cid, value, enc in session.execute(
+        text_in(session, sql, "customer_id"), {"kind": kind, "ids": ids_value(session, ids)}
+    ):
+        if int(cid) in found:
+            continue
+        plain = vault.decrypt(enc).decode() if enc is not None else value
+        if plain:
+            found[int(cid)] = str(plain)
     if kind == "user_id":
         return {cid: found.get(cid, f"customer:{cid}") for cid in ids}
     return found
@@ -47,13 +41,10 @@ def addresses(session: Session, channel: str, customer_ids: Iterable[int]) -> di
 def owners(session: Session, customer_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     """customer id → (advisor name, WeCom userid) of the customer's owner."""
     out: dict[int, tuple[str, str]] = {}
-    o, s = CustomerOwner.__table__.c, Staff.__table__.c
-    for part in chunks(sorted(set(customer_ids)), 1000):
-        query = (
-            select(o.customer_id, s.name, s.userid)
-            .join(Staff, Staff.id == o.staff_id)
-            .where(o.customer_id.in_(part))
-        )
-        for cid, name, userid in session.execute(query):
-            out[int(cid)] = (str(name), str(userid))
+    sql = ("SELECT o.customer_id, s.name, s.userid FROM customer_owners o"
+           " JOIN staff s ON s.id = o.staff_id WHERE {in}")  # fmt: skip
+    for cid, name, userid in session.execute(
+        text_in(session, sql, "o.customer_id"), {"ids": ids_value(session, customer_ids)}
+    ):
+        out[int(cid)] = (str(name), str(userid))
     return out

@@ -14,18 +14,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.core.database import chunks
+from siyu.core.columns import Json
+from siyu.core.database import UTCDateTime
 from siyu.core.errors import ValidationFailed
 from siyu.core.pii import get_vault
 from siyu.core.settings import get_settings
-from siyu.customers.tables import CustomerStats, Trait
-from siyu.tags.tables import CustomerTag, Tag
 
 from . import templates, tracking
 from .limits import measure
+from .outbox import OutboxRow
 from .policy import channel_family
 from .recipients import owners
-from .tables import MessageTemplate, OutboxMessage
+from .sqlids import ids_value, keys_value, text_in
+from .tables import MessageTemplate
 from .variables import STATS, build_context
 
 NAME_TRAITS = ("name", "full_name", "first_name", "姓名")
@@ -59,31 +60,35 @@ def _traits(session: Session, ids: Sequence[int], names: set[str]) -> dict[int, 
     out: dict[int, dict[str, Any]] = {cid: {} for cid in ids}
     if not names:
         return out
-    vault, t = get_vault(), Trait.__table__.c
-    for part in chunks(list(ids), 1000):
-        query = select(t.customer_id, t.name, t.value, t.value_enc).where(
-            t.customer_id.in_(part), t.name.in_(sorted(names))
-        )
-        for cid, name, value, enc in session.execute(query):
-            out[int(cid)][str(name)] = vault.decrypt_json(enc) if enc is not None else value
+    vault = get_vault()
+    sql = "SELECT customer_id, name, value, value_enc FROM traits WHERE {in} AND {names}"
+    query = text_in(session, sql, "customer_id", names=("name", "names")).columns(value=Json)
+    params = {"ids": ids_value(session, ids), "names": keys_value(session, names)}
+    for cid, name, value, enc in session.execute(query, params):
+        out[int(cid)][str(name)] = vault.decrypt_json(enc) if enc is not None else value
     return out
+
+
+_TIMES = ("first_seen_at", "last_seen_at", "first_order_at", "last_order_at")
 
 
 def _stats(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for part in chunks(list(ids), 1000):
-        for row in session.scalars(select(CustomerStats).where(CustomerStats.customer_id.in_(part))):
-            out[int(row.customer_id)] = {k: getattr(row, k) for k in STATS}
-    return out
+    sql = f"SELECT customer_id, {', '.join(STATS)} FROM customer_stats WHERE {{in}}"  # noqa: S608 (names from code)
+    query = text_in(session, sql, "customer_id").columns(**{t: UTCDateTime() for t in _TIMES})
+    return {
+        int(row[0]): dict(zip(STATS, row[1:], strict=True))
+        for row in session.execute(query, {"ids": ids_value(session, ids)})
+    }
 
 
 def _tags(session: Session, ids: Sequence[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
-    c = CustomerTag.__table__.c
-    for part in chunks(list(ids), 1000):
-        query = select(c.customer_id, Tag.name).join(Tag, Tag.id == c.tag_id).where(c.customer_id.in_(part))
-        for cid, name in session.execute(query.order_by(Tag.name)):
-            out.setdefault(int(cid), []).append(str(name))
+    sql = ("SELECT c.customer_id, t.name FROM customer_tags c JOIN tags t ON t.id = c.tag_id"
+           " WHERE {in} ORDER BY t.name")  # fmt: skip
+    for cid, name in session.execute(
+        text_in(session, sql, "c.customer_id"), {"ids": ids_value(session, ids)}
+    ):
+        out.setdefault(int(cid), []).append(str(name))
     return out
 
 
@@ -99,7 +104,7 @@ def _uses(templates_: Iterable[MessageTemplate], prefix: str) -> bool:
 class BatchRenderer:
     """Renders the messages of one dispatch batch; `render(row)` raises RenderError."""
 
-    def __init__(self, session: Session, rows: Sequence[OutboxMessage], now: datetime) -> None:
+    def __init__(self, session: Session, rows: Sequence[OutboxRow], now: datetime) -> None:
         self.now = now
         ids = sorted({r.template_id for r in rows})
         self.templates = {
@@ -115,7 +120,7 @@ class BatchRenderer:
         self.owners = owners(session, customers)
         self.links: list[dict[str, Any]] = []
 
-    def context(self, row: OutboxMessage, template: MessageTemplate) -> dict[str, Any]:
+    def context(self, row: OutboxRow, template: MessageTemplate) -> dict[str, Any]:
         traits = self.traits.get(row.customer_id, {})
         owner = self.owners.get(row.customer_id)
         ctx = row.context or {}
@@ -130,7 +135,7 @@ class BatchRenderer:
             trigger=ctx.get("trigger") or {}, now=self.now,
         )  # fmt: skip
 
-    def render(self, row: OutboxMessage) -> Rendered:
+    def render(self, row: OutboxRow) -> Rendered:
         template = self.templates.get(row.template_id)
         if template is None:
             raise RenderError("template_missing", f"no template called {row.template_id!r}")
@@ -149,7 +154,7 @@ class BatchRenderer:
         self._closed_loop(row, out)
         return out
 
-    def _closed_loop(self, row: OutboxMessage, out: Rendered) -> None:
+    def _closed_loop(self, row: OutboxRow, out: Rendered) -> None:
         code = tracking.open_code(row.key)
         out.track_code = code
         if get_settings().track_links:

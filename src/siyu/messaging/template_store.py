@@ -19,9 +19,10 @@ from siyu.customers.tables import Customer, Trait
 
 from . import templates
 from .limits import measure
+from .outbox import OutboxRow
 from .policy import channel_family
 from .rendering import BatchRenderer, RenderError
-from .tables import MessageTemplate, OutboxMessage
+from .tables import MessageTemplate
 from .variables import context_schema
 
 TEMPLATE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,99}$")
@@ -103,11 +104,12 @@ def preview(session: Session, template_id: str, customer_id: int) -> dict[str, A
     if session.get(Customer, customer_id) is None:
         raise NotFound(f"customer {customer_id} not found", field="customer_id")
     now = clock.now()
-    row = OutboxMessage(key=f"preview:{template_id}:{customer_id}", customer_id=customer_id,
-                        channel=template.channel,
-                        template_id=template_id, purpose="service", context={}, coupon_pool="preview",
-                        created_at=now, status="pending", attempts=0, deferrals=0, updated_at=now, mass=False,
-                        urgent=False)  # fmt: skip
+    row = OutboxRow(
+        id=0, key=f"preview:{template_id}:{customer_id}", customer_id=customer_id, journey_id=None,
+        version=None, node_id=None, arm=None, channel=template.channel, template_id=template_id,
+        purpose="service", urgent=False, mass=False, coupon_pool="preview", context={}, created_at=now,
+        expires_at=None, attempts=0, deferrals=0, body=None, subject=None, html_body=None, params=None,
+    )  # fmt: skip
     try:
         rendered = BatchRenderer(session, [row], now).render(row)
     except RenderError as exc:

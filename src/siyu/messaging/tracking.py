@@ -2,8 +2,9 @@
 signed unsubscribe links (`/u/{token}`), and delivery/reply receipts — each recorded as a timeline event
 that names the message (`message_id` = its key), channel, journey, node and arm.
 
-Codes are HMACs of the message key (and URL) with `secret_key`: the same message renders the same links
-on a retry, and nobody can guess another message's code or forge an unsubscribe token.
+Codes are keyed hashes (BLAKE2b MACs) of the message key (and URL) with `secret_key`: the same message
+renders the same links on a retry, and nobody can guess another message's code or forge an unsubscribe
+token.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import hmac
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -37,23 +39,28 @@ URL = re.compile(r"https?://[^\s<>\"'()（）【】]+")
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")  # 1×1 transparent GIF
 
 
+@lru_cache(maxsize=4)
+def _key(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
 def _mac(*parts: str, size: int) -> str:
-    key = get_settings().secret_key.encode()
-    digest = hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).digest()
-    return base64.b32encode(digest).decode().lower().rstrip("=")[:size]
+    """Keyed BLAKE2b of the parts (a MAC in one call, cheap enough to run for every message), as hex."""
+    key = _key(get_settings().secret_key)
+    return hashlib.blake2b("\x1f".join(parts).encode(), key=key, digest_size=16).hexdigest()[:size]
 
 
 def link_code(message_key: str, url: str) -> str:
-    return _mac("link", message_key, url, size=12)
+    return _mac("link", message_key, url, size=16)
 
 
 def open_code(message_key: str) -> str:
-    return _mac("open", message_key, size=16)
+    return _mac("open", message_key, size=20)
 
 
 def unsubscribe_token(customer_id: int, channel: str, code: str) -> str:
     family = channel_family(channel)
-    return f"{customer_id}.{family}.{code}.{_mac('unsub', str(customer_id), family, code, size=20)}"
+    return f"{customer_id}.{family}.{code}.{_mac('unsub', str(customer_id), family, code, size=24)}"
 
 
 def read_token(token: str) -> tuple[int, str, str]:
@@ -62,7 +69,7 @@ def read_token(token: str) -> tuple[int, str, str]:
     if len(parts) != 4 or not parts[0].isdigit():
         raise ValidationFailed("not an unsubscribe link", field="token")
     cid, family, code, sig = parts
-    if not hmac.compare_digest(sig, _mac("unsub", cid, family, code, size=20)):
+    if not hmac.compare_digest(sig, _mac("unsub", cid, family, code, size=24)):
         raise ValidationFailed("this unsubscribe link is not valid", field="token")
     return int(cid), family, code
 
@@ -93,7 +100,18 @@ def save_links(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(stmt, sorted(rows, key=lambda r: str(r["code"])))
 
 
-def message_properties(row: OutboxMessage) -> dict[str, Any]:
+class MessageLike(Protocol):
+    key: str
+    channel: str
+    journey_id: int | None
+    version: int | None
+    node_id: str | None
+    arm: str | None
+    template_id: str
+    purpose: str
+
+
+def message_properties(row: MessageLike) -> dict[str, Any]:
     """What every message event says about its message (the contract with analytics)."""
     return {
         "message_id": row.key, "message_key": row.key, "channel": row.channel,

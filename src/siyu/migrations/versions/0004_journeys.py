@@ -194,6 +194,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("after_customer", sa.BigInteger(), nullable=False),
+        sa.Column("until_customer", sa.BigInteger(), nullable=True),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("entered", sa.Integer(), nullable=False),
         sa.Column("skipped", sa.Integer(), nullable=False),
