@@ -151,3 +151,35 @@ def models(
         sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         _print_table({k: v for k, v in figures.items() if not isinstance(v, dict)})
+
+
+@bench_app.command("dispatch")
+def dispatch(
+    customers: int = typer.Option(200_000, "--customers", min=1, help="Customers, one message each"),
+    workers: int = typer.Option(1, "--workers", min=1, help="`siyu worker` processes (SQLite uses one)"),
+    database_url: str = typer.Option(None, "--database-url", help="Use this empty database"),
+    postgres: bool = typer.Option(False, "--postgres", help="Start a throwaway PostgreSQL and use it"),
+    timeout: float = typer.Option(3600.0, "--timeout", min=10, help="Give up after this many seconds"),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON on stdout"),
+) -> None:
+    """Journey sends through the governor and the webhook channel into a local sink, with N workers."""
+    from siyu.bench.dispatch import DispatchOptions, run
+
+    if database_url and postgres:
+        raise typer.BadParameter("use either --database-url or --postgres", param_hint="--postgres")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    options = DispatchOptions(customers, workers, database_url, postgres, timeout)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("starting", total=customers)
+
+        def show(phase: str, done: int) -> None:
+            bar.update(task, description=phase, completed=done)
+
+        figures = run(options, show)
+    if as_json:
+        sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        _print_table({k: v for k, v in figures.items() if not isinstance(v, dict)})
+    if figures["duplicates"] or figures["messages"] != customers:
+        raise typer.Exit(code=1)
