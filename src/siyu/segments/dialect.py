@@ -141,6 +141,9 @@ class Sql:
 
     def date_text(self, ref: JsonRef) -> ColumnElement[str]:
         """First 10 characters of a text value that starts like an ISO date, else NULL."""
+        if not self.pg and not ref.path:  # SQLite keeps the JSON text: '"1990-11-05"', no parsing needed
+            raw = type_coerce(ref.column, String)
+            return case((raw.op("GLOB")('"' + DATE_GLOB), func.substr(raw, 2, 10)), else_=None)
         text = self.text(ref)
         looks = text.op("~")(DATE_REGEX) if self.pg else text.op("GLOB")(DATE_GLOB)
         return case((and_(self.is_text(ref), looks), func.substr(text, 1, 10)), else_=None)

@@ -65,13 +65,12 @@ KEYS = Table(
 
 @dataclass(frozen=True)
 class Recheck:
-    query: Select[Any]  # (customer_id, key)
+    """`query` gives (customer_id, key) rows — for windows one row per counted day or event, whose
+    earliest change is the oldest one's — and `rule` maps a key to the day it can next change."""
+
+    query: Select[Any]
     rule: str
     days: int
-
-
-def _min_day(scope: Scope, column: Any) -> Any:
-    return scope.sql.local_day(func.min(column), scope.now)
 
 
 def _event_count(scope: Scope, node: EventCountCondition) -> Recheck | None:
@@ -79,17 +78,12 @@ def _event_count(scope: Scope, node: EventCountCondition) -> Recheck | None:
         return None
     if node.where:
         e = Event.__table__.c
-        query = select(e.customer_id, _min_day(scope, e.timestamp)).where(
-            *activity.raw_event_filters(scope, node)
-        )
-        query = scope.restricted(query, e.customer_id).group_by(e.customer_id)
-    else:
-        r = DailyEventCount.__table__.c
-        query = select(r.customer_id, scope.sql.day_text(func.min(r.day))).where(
-            *activity.rollup_filters(scope, node)
-        )
-        query = scope.restricted(query, r.customer_id).group_by(r.customer_id)
-    return Recheck(query, "window", node.window.last_days)
+        day = scope.sql.local_day(e.timestamp, scope.now)
+        query = select(e.customer_id, day).where(*activity.raw_event_filters(scope, node))
+        return Recheck(scope.restricted(query, e.customer_id), "window", node.window.last_days)
+    r = DailyEventCount.__table__.c
+    query = select(r.customer_id, scope.sql.day_text(r.day)).where(*activity.rollup_filters(scope, node))
+    return Recheck(scope.restricted(query, r.customer_id), "window", node.window.last_days)
 
 
 def _order(scope: Scope, node: OrderCondition) -> Recheck | None:
@@ -97,12 +91,10 @@ def _order(scope: Scope, node: OrderCondition) -> Recheck | None:
         if not isinstance(node.window, LastDays):
             return None
         o = Order.__table__.c
-        query = select(o.customer_id, _min_day(scope, o.completed_at)).where(
+        query = select(o.customer_id, scope.sql.local_day(o.completed_at, scope.now)).where(
             activity.completed(), *activity.order_window(scope, node)
         )
-        return Recheck(
-            scope.restricted(query, o.customer_id).group_by(o.customer_id), "window", node.window.last_days
-        )
+        return Recheck(scope.restricted(query, o.customer_id), "window", node.window.last_days)
     if node.op not in ("within_last_days", "before_days_ago"):
         return None
     s = CustomerStats.__table__.c
@@ -117,13 +109,11 @@ def _bought(scope: Scope, node: BoughtCondition) -> Recheck | None:
         return None
     line, o = OrderLine.__table__.c, Order.__table__.c
     query = (
-        select(line.customer_id, _min_day(scope, o.completed_at))
+        select(line.customer_id, scope.sql.local_day(o.completed_at, scope.now))
         .join(Order, Order.id == line.order_pk)
         .where(*activity.bought_filters(scope, node))
     )
-    return Recheck(
-        scope.restricted(query, line.customer_id).group_by(line.customer_id), "window", node.window.last_days
-    )
+    return Recheck(scope.restricted(query, line.customer_id), "window", node.window.last_days)
 
 
 def _trait(scope: Scope, node: TraitCondition) -> Recheck | None:
@@ -249,11 +239,14 @@ def _schedule_slice(session: Session, scope: Scope, checks: list[Recheck], last:
     session.execute(KEYS.insert(), rows)
     found = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     due = func.min(KEYS.c.due)
+    # grouped by an expression, so SQLite reads the rows through the conditions' own indexes (an event
+    # name's time range) instead of walking a whole table in customer order to avoid a sort
+    customer = (found.c.customer_id + 0).label("customer_id")
     query = (
-        select(found.c.customer_id, due, literal("recheck"))
+        select(customer, due, literal("recheck"))
         .select_from(found.join(KEYS, and_(KEYS.c.rule_no == found.c.rule_no, KEYS.c.k == found.c.k)))
         .where(found.c.customer_id.is_not(None))  # SQLite: a WHERE before ON CONFLICT in INSERT … SELECT
-        .group_by(found.c.customer_id)
+        .group_by(customer)
     )
     q = EvaluationDue.__table__.c
     stmt = insert_for(fastsql.dialect(session), EvaluationDue.__table__).from_select(
