@@ -35,6 +35,9 @@ def test_demo_loads_prints_an_admin_token_and_a_rerun_days_later_adds_nothing(
     result = runner.invoke(app, ["demo", "--customers", "40", "--seed", "5", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "澜肌 Lanji demo" in result.output and "GMV" in result.output
+    for row in ("staff", "consents", "tags", "RFM tiers", "lifecycle", "segments", "journeys", "metrics"):
+        assert f"│ {row} " in result.output, row
+    assert "高价值沉睡" in result.output and "新客欢迎" in result.output and "(active)" in result.output
     assert "/api/v1/customers" in result.output
     token = re.search(r"sy_[A-Za-z0-9_-]{20,}", result.output)
     assert token is not None
@@ -58,7 +61,19 @@ def test_demo_loads_prints_an_admin_token_and_a_rerun_days_later_adds_nothing(
 
 def test_anchor_option_sets_the_end_of_the_history(db_url: str) -> None:
     result = runner.invoke(
-        app, ["demo", "--customers", "20", "--seed", "5", "--no-serve", "--anchor", "2025-12-01"]
+        app,
+        [
+            "demo",
+            "--customers",
+            "20",
+            "--seed",
+            "5",
+            "--no-serve",
+            "--anchor",
+            "2025-12-01",
+            "--metrics-days",
+            "0",
+        ],
     )
     assert result.exit_code == 0, result.output
     _count, latest = _events()

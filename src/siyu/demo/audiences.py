@@ -1,6 +1,7 @@
-"""The demo's dynamic segments, as an operator of a skincare brand would set them up: serum lovers, valuable
-customers gone quiet, birthdays this week, serum replenishment, heavy browsers, new Douyin friends, gold
-members of the East team, WeCom friends who never bought. Created (or rebuilt) through the segment service.
+"""The demo's dynamic segments, as an operator of a skincare brand would set them up: serum lovers,
+valuable customers gone quiet, birthdays this week, serum replenishment, heavy browsers, new friends from
+the Douyin live room, gold members of the East team, WeCom friends who never bought. Created (or rebuilt)
+through the segment service.
 """
 
 from __future__ import annotations
@@ -67,8 +68,11 @@ BROWSERS = Audience(
     lambda _t: _views(7, 3),
 )  # fmt: skip
 DOUYIN_NEW = Audience(
-    "douyin_new", "抖音直播新客", "标签“抖音导流”且生命周期为新客",
-    lambda t: _and({"type": "tag", "tag_id": t["抖音导流"]}, {"type": "lifecycle", "stages": ["new"]}),
+    "douyin_new", "抖音直播新粉", "标签“抖音导流”，近 30 天刚加顾问",
+    lambda t: _and(
+        {"type": "tag", "tag_id": t["抖音导流"]},
+        {"type": "event_count", "event": "Contact Added", "window": {"last_days": 30}},
+    ),
 )  # fmt: skip
 EAST_GOLD = Audience(
     "east_gold", "华东金卡以上会员", "归属华东顾问，会员等级金卡或黑金卡",

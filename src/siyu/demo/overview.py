@@ -5,6 +5,7 @@ lifecycle stages, predictions, segments with their members, journeys, and the da
 from __future__ import annotations
 
 import importlib
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +14,13 @@ from sqlalchemy.orm import Session
 
 from siyu.analytics.tables import Alert, DailyMetric
 from siyu.consent.tables import Consent
+from siyu.demo.operations import PREDICTIONS, predictions_available
 from siyu.journeys.tables import Journey
 from siyu.lifecycle import service as lifecycle
 from siyu.rfm import service as rfm
 from siyu.segments.tables import Segment
 from siyu.staff.tables import CustomerOwner, Staff
+from siyu.tags.schemas import KIND_LABELS
 from siyu.tags.tables import CustomerTag, Tag, TagGroup
 
 Counts = list[tuple[str, int]]  # (label, count), in a stable order
@@ -29,12 +32,11 @@ class Overview:
     owned: int  # customers with an owner
     consents: Counts  # "wecom granted", …
     tag_groups: int
-    tags: int
-    rule_tags: int
+    tags: Counts  # per kind of group (Chinese label)
     tagged: int  # customer-tag rows
     rfm: Counts  # per tier (Chinese label)
     lifecycle: Counts  # per stage (Chinese label)
-    predictions: str | None  # the latest refresh, or None when there is none (or no such capability)
+    predictions: Counts | None  # predictive tags of the latest refresh (None: no refresh)
     segments: Counts  # name → members
     journeys: list[tuple[str, str]]  # (name, status)
     metric_rows: int
@@ -47,24 +49,23 @@ def _grouped(session: Session, *columns: Any) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in session.execute(query)]
 
 
-def _predictions(session: Session) -> str | None:
-    try:
-        service: Any = importlib.import_module("siyu.predict.service")
-    except ModuleNotFoundError:
+def _predictions(session: Session) -> Counts | None:
+    """Members of each predictive tag after the latest refresh; None without a refresh (or capability)."""
+    if not predictions_available():
         return None
+    service: Any = importlib.import_module(PREDICTIONS)
     run = service.latest_run(session)
     if run is None:
         return None
     tags = (run.metrics or {}).get("tags", {})
-    shown = " · ".join(f"{name} {t.get('members', 0):,}" for name, t in tags.items())
-    return f"run {run.id}, {run.customers:,} customers" + (f": {shown}" if shown else "")
+    return [(str(name), int(t.get("members", 0))) for name, t in sorted(tags.items())]
 
 
 def overview(session: Session) -> Overview:
     live_groups = select(TagGroup.id).where(TagGroup.archived_at.is_(None))
     live_tags = select(Tag).where(Tag.archived_at.is_(None), Tag.group_id.in_(live_groups))
-    tags = list(session.scalars(live_tags))
-    rule_groups = set(session.scalars(select(TagGroup.id).where(TagGroup.kind == "rule")))
+    kinds = {int(i): str(k) for i, k in session.execute(select(TagGroup.id, TagGroup.kind))}
+    per_kind = Counter(kinds[t.group_id] for t in session.scalars(live_tags))
     segments = session.scalars(select(Segment).where(Segment.archived_at.is_(None)).order_by(Segment.id))
     journeys = session.scalars(select(Journey).where(Journey.status != "archived").order_by(Journey.id))
     open_alerts = session.execute(
@@ -75,8 +76,7 @@ def overview(session: Session) -> Overview:
         owned=int(session.scalar(select(func.count()).select_from(CustomerOwner)) or 0),
         consents=[(f"{c} {s}", int(n)) for c, s, n in _grouped(session, Consent.channel, Consent.status)],
         tag_groups=int(session.scalar(select(func.count()).select_from(live_groups.subquery())) or 0),
-        tags=len(tags),
-        rule_tags=sum(1 for t in tags if t.group_id in rule_groups),
+        tags=[(label, per_kind[kind]) for kind, label in KIND_LABELS.items() if per_kind[kind]],
         tagged=int(session.scalar(select(func.count()).select_from(CustomerTag)) or 0),
         rfm=[(t["label"], int(t["customers"])) for t in rfm.summary(session)["tiers"]],
         lifecycle=[(s["label"], int(s["customers"])) for s in lifecycle.summary(session)["stages"]],
