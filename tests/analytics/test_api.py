@@ -73,6 +73,9 @@ def test_metric_errors_name_the_field(api: httpx.Client) -> None:
         ({"live_code": "a\x00b"}, "live_code"),
         ({"goal": "Order\x00"}, "goal"),
         ({"source": "9" * 30}, "source"),  # too long to be an id: looked up as a name only
+        ({"from": "0001-01-01", "to": "2026-01-02"}, "from"),
+        ({"to": "9999-12-31"}, "to"),
+        ({"to": "0001-01-05"}, "to"),
     ):
         assert error(api.get("/api/v1/metrics/gmv", params=params), 400)["field"] == field
     unknown = error(api.get("/api/v1/metrics/nope"), 404)
@@ -100,6 +103,7 @@ def test_acquisition_spend(api: httpx.Client, viewer: httpx.Client, session: Ses
         ({"period_end": "2026-09-01"}, "period_end"),
         ({"amount_minor": -1}, "amount_minor"),
         ({"period_start": "soon"}, "period_start"),
+        ({"period_start": "0001-01-01"}, "period_start"),
     ):
         assert (
             error(api.post("/api/v1/metrics/acquisition-spend", json={**body, **change}), 400)["field"]
@@ -188,3 +192,4 @@ def test_experiments(api: httpx.Client, viewer: httpx.Client, session: Session) 
     assert journey["entered_from"].startswith("2026-11-05")
     assert error(viewer.get("/api/v1/experiments/nope"), 404)["field"] == "journey_id"
     assert error(viewer.get("/api/v1/experiments/j1", params={"weights": "A=1"}), 400)["field"] == "weights"
+    assert error(viewer.get("/api/v1/experiments/j1", params={"goal": "x\x00"}), 400)["field"] == "goal"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from siyu.analytics.definitions import Cell, Computed, Context, Definition, Series, divide, register
 from siyu.analytics.population import clean, live_code_customers, source_customers
 from siyu.analytics.sales import currency, new_customer_spend, spend_of_new_customers
+from siyu.analytics.sqltime import check_day
 from siyu.analytics.tables import AcquisitionSpend
 from siyu.auth.tables import Source
 from siyu.core.clock import now
@@ -47,6 +48,8 @@ def add_spend(
     note: str | None,
     actor: str,
 ) -> AcquisitionSpend:
+    check_day(period_start, "period_start")
+    check_day(period_end, "period_end")
     if period_end < period_start:
         raise ValidationFailed("period_end is before period_start", field="period_end")
     if note is not None:

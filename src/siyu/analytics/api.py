@@ -16,7 +16,7 @@ from siyu.analytics.definitions import Options
 from siyu.analytics.experiments import ArmData, Report, analyze, arms_from_rows
 from siyu.analytics.population import Filters
 from siyu.analytics.schemas import AnalyzeRequest, ArmIn, RuleUpdate, SpendCreate, SpendPublic
-from siyu.analytics.sqltime import local_day_of
+from siyu.analytics.sqltime import FIRST_DAY, check_day, local_day_of
 from siyu.core.clock import now
 from siyu.core.errors import ValidationFailed
 from siyu.core.settings import get_settings
@@ -31,8 +31,8 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 def _period(start: date | None, end: date | None) -> tuple[date, date]:
     """Default: the 30 brand-local days ending today."""
-    end = end or local_day_of(now())
-    return start or end - timedelta(days=29), end
+    end = check_day(end, "to") if end else local_day_of(now())
+    return check_day(start, "from") if start else max(end - timedelta(days=29), FIRST_DAY), end
 
 
 def _filters(source: str | None, segment: str | None, live_code: str | None, advisor: str | None,
@@ -102,7 +102,7 @@ def materialise(
     day: Annotated[date | None, Query(description="Default: yesterday (brand-local)")] = None,
 ) -> dict[str, Any]:
     principal.require("admin")
-    day = day or local_day_of(now()) - timedelta(days=1)
+    day = check_day(day, "day") if day else local_day_of(now()) - timedelta(days=1)
     return {"day": day.isoformat(), "rows": metrics.materialise(session, day)}
 
 
@@ -244,7 +244,7 @@ def journey_experiment(
     seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
 ) -> dict[str, Any]:
     principal.require("read")
-    options = Options(window_days=window_days, silent_days=silent_days, goal=goal)
+    options = metrics.check_options(Options(window_days=window_days, silent_days=silent_days, goal=goal))
     arms, recorded = experiment_data.journey_arms(session, journey_id, options)
     report = analyze(arms, control=control, weights=_weights(weights) or recorded, alpha=alpha, n_boot=n_boot,
                      seed=seed, currency=get_settings().default_currency)  # fmt: skip

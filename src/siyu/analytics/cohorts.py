@@ -14,7 +14,7 @@ from siyu.analytics import sales
 from siyu.analytics.activity import active_days
 from siyu.analytics.definitions import Context, Options
 from siyu.analytics.population import Filters, population
-from siyu.analytics.sqltime import Period, as_date
+from siyu.analytics.sqltime import Period, as_date, check_day
 from siyu.commerce.tables import Order
 from siyu.core.errors import ValidationFailed
 from siyu.customers.tables import Customer, CustomerStats
@@ -50,6 +50,8 @@ def retention(
     currency: str | None = None,
 ) -> dict[str, Any]:
     """Cohorts starting in [start, end] (brand-local days) and their retention matrix."""
+    check_day(start, "from")
+    check_day(end, "to")
     if start > end:
         raise ValidationFailed("from is after to", field="from")
     limit = MAX_PERIODS[unit] if periods is None else periods

@@ -15,7 +15,7 @@ from siyu.analytics.catalogue import definition, definitions
 from siyu.analytics.definitions import Cell, Computed, Context, Definition, Options, Series
 from siyu.analytics.materialise import materialise
 from siyu.analytics.population import Filters, clean, population
-from siyu.analytics.sqltime import Granularity, Period, bucket_of
+from siyu.analytics.sqltime import Granularity, Period, bucket_of, check_day
 from siyu.analytics.tables import DailyMetric
 from siyu.core.errors import ValidationFailed
 
@@ -24,6 +24,8 @@ __all__ = ["check_period", "compute", "definition", "definitions", "materialise"
 
 
 def check_period(start: date, end: date) -> Period:
+    check_day(start, "from")
+    check_day(end, "to")
     if start > end:
         raise ValidationFailed("from is after to", field="from")
     if (end - start).days + 1 > MAX_DAYS:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, String, case, cast, func, literal_column, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
+from siyu.core.errors import ValidationFailed
 from siyu.core.settings import get_settings
 
 Granularity = Literal["day", "week", "month", "all"]
@@ -31,6 +32,16 @@ def _zone(name: str) -> ZoneInfo:
 
 def brand_zone() -> ZoneInfo:
     return _zone(get_settings().timezone)
+
+
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+
+
+def check_day(day: date, field: str) -> date:
+    """A day analytics can work with (its zone arithmetic stays far from the ends of the calendar)."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationFailed(f"{field} must be between {FIRST_DAY} and {LAST_DAY}", field=field)
+    return day
 
 
 @dataclass(frozen=True)
