@@ -130,11 +130,20 @@ def compile_node(scope: Scope, node: Any) -> NodeSet:
     return compile_leaf(scope, node)
 
 
+def merged_away(scope: Scope) -> Select[Any]:
+    """Customers merged into another (few; read through the index on merged_into_id)."""
+    c = Customer.__table__.c
+    query = select(c.id.label("customer_id")).where(c.merged_into_id.is_not(None))
+    return scope.restricted(query, c.id)
+
+
 def members(scope: Scope, node: Any) -> Select[Any]:
-    """Customer ids (not merged, in scope) for which `node` holds: one column, `customer_id`."""
+    """Customer ids (not merged, in scope) for which `node` holds: one column, `customer_id`. Leaf sets
+    hold only existing customers (foreign keys), so a plain set needs only the merged ones taken out."""
     compiled = compile_node(scope, node)
-    combine = except_ if compiled.negated else intersect
-    return _flat(combine(everyone(scope), compiled.query))
+    if compiled.negated:
+        return _flat(except_(everyone(scope), compiled.query))
+    return _flat(except_(compiled.query, merged_away(scope)))
 
 
 def count(scope: Scope, node: Any) -> Select[Any]:
