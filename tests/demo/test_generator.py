@@ -85,3 +85,16 @@ def test_history_follows_the_anchor() -> None:
     assert max(m.at for m in stream) < later
     assert max(m.at for m in stream) > later - timedelta(days=30)
     assert min(m.at for m in stream).astimezone(UTC) > ANCHOR - timedelta(days=HISTORY_DAYS - 150)
+
+
+def test_message_ids_are_the_uuid5_of_seed_customer_and_sequence() -> None:
+    import uuid
+
+    from siyu.demo.messages import NAMESPACE, uuid5
+
+    for name in ("7/0/0", "42/2999/17", "0/1/123456"):
+        assert uuid5(name) == str(uuid.uuid5(NAMESPACE, name))
+    first = customers(3, 7, ANCHOR).__next__()
+    assert [m.payload["messageId"] for m in first.messages] == [
+        str(uuid.uuid5(NAMESPACE, f"7/0/{n}")) for n in range(len(first.messages))
+    ]

@@ -8,6 +8,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 SURNAMES: tuple[tuple[str, int], ...] = (
     ("王", 72), ("李", 71), ("张", 68), ("刘", 55), ("陈", 45), ("杨", 31), ("黄", 24), ("赵", 22),
@@ -116,10 +117,16 @@ def weighted(rng: random.Random, table: tuple[tuple[str, int], ...] | dict[str, 
     return rng.choices([k for k, _ in items], weights=[w for _, w in items])[0]
 
 
+@lru_cache(maxsize=8)
+def _byte_map(alphabet: str) -> bytes:
+    """Byte b → the ASCII character `alphabet[b % len(alphabet)]`, for `bytes.translate`."""
+    return bytes(ord(alphabet[b % len(alphabet)]) for b in range(256))
+
+
 def _token(seed: int, number: int, kind: str, length: int, alphabet: str) -> str:
     """A stable pseudo-random id: the same (seed, customer, kind) always gives the same token."""
     digest = hashlib.blake2b(f"lanji/{seed}/{number}/{kind}".encode(), digest_size=length).digest()
-    return "".join(alphabet[b % len(alphabet)] for b in digest)
+    return digest.translate(_byte_map(alphabet)).decode("ascii")
 
 
 ALNUM = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
