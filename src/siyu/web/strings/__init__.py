@@ -1,0 +1,1 @@
+"""Console strings, one catalogue per page family (merged by `siyu.web.i18n`)."""
