@@ -2,6 +2,7 @@
 wait a minute, exit); `siyu worker` processes run the entries, the governor, the sends and the timers;
 a sink in its own process counts what arrives by Idempotency-Key.
 
+The workers are `siyu worker` loops restricted to the journey and outbox jobs (`--worker` below).
 Figures: messages/s end to end (from the trigger to the last message at the sink), timer lag (fired −
 due, every run timer), duplicates seen by the sink (must be 0), workers' peak RSS and CPU, load average.
 Everything it starts is stopped and removed on the way out.
@@ -16,6 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +31,7 @@ from sqlalchemy import func, select, text
 
 from siyu.bench.dispatch_sink import serve
 from siyu.bench.ingest import percentile
-from siyu.bench.server import TreeSampler, siyu_command
+from siyu.bench.server import TreeSampler
 from siyu.devtools.pg_server import free_port
 
 Progress = Callable[[str, int], None]
@@ -113,9 +115,23 @@ def _worker(url: str, sink_port: int, log: Path) -> subprocess.Popen[bytes]:
            "SIYU_WEBHOOK_SECRET": "bench-secret", "SIYU_GOVERNOR_QUIET_START": "00:00",
            "SIYU_GOVERNOR_QUIET_END": "00:00", "SIYU_WORKER_POLL_INTERVAL_S": "0.05"}  # fmt: skip
     with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603 (our own CLI)
-            [*siyu_command(), "worker"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        return subprocess.Popen(
+            [sys.executable, "-m", "siyu.bench.dispatch", "--worker"], env=env, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def worker_main() -> None:
+    """A `siyu worker` running only the journey and outbox jobs (`journeys.*`, `messaging.*`): the
+    segment, lifecycle and RFM jobs would otherwise sweep the freshly loaded customers mid-benchmark."""
+    from siyu.worker.jobs import load
+    from siyu.worker.runner import Worker
+
+    jobs = [job for name, job in load().items() if name.startswith(("journeys.", "messaging."))]
+    worker = Worker(jobs=jobs)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: worker.stop())
+    worker.run_forever()
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -220,3 +236,7 @@ def run(options: DispatchOptions, progress: Progress) -> dict[str, Any]:
             "load_avg_after": [round(x, 2) for x in os.getloadavg()], "cpu_count": os.cpu_count(),
         }  # fmt: skip
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--worker"]:
+    worker_main()

@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from siyu.core import clock
 from siyu.core.database import write_lock
 from siyu.core.settings import get_settings
+from siyu.messaging import jobs as messaging_jobs
 from siyu.worker.jobs import SessionFactory, every, register
 
 from . import store
@@ -148,13 +150,29 @@ def _in_transaction(work: Callable[[Session, datetime], Any]) -> Callable[[Sessi
     return job
 
 
+def due_timers(factory: SessionFactory, now: datetime) -> int:
+    """Fire what is due between the batches of a long job, so timers do not wait for the next poll."""
+    done = 0
+    while (n := timers_batch(factory, now)) > 0:
+        done += n
+    return done
+
+
 def run_bulk(factory: SessionFactory, now: datetime) -> int:
     """Start runs for queued bulk entries (segments, customer lists), a batch per transaction."""
     size = get_settings().runner_batch_size
     one = _in_transaction(lambda session, at: process_bulk(session, at, size))
-    return _budgeted(lambda: one(factory, now))
+
+    def batch() -> int:
+        n = one(factory, now)
+        if n:
+            due_timers(factory, max(now, clock.now()))
+        return n
+
+    return _budgeted(batch)
 
 
+messaging_jobs.BETWEEN_BATCHES.append(due_timers)
 register("journeys.events", run_events)
 register("journeys.timers", run_timers)
 register("journeys.bulk", run_bulk)

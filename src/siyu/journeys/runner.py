@@ -90,6 +90,19 @@ def timezones(session: Session, customer_ids: Iterable[int]) -> dict[int, str]:
     return customer_timezones(session, customer_ids)
 
 
+_INSERT_RUNS_PG = (
+    "INSERT INTO journey_runs (journey_id, version, customer_id, entry_key, status, state, arm, entered_at,"
+    " updated_at) SELECT j, v, c, k, 'pending', '{}'::jsonb, a, e, %s FROM unnest(%s::int[], %s::int[],"
+    " %s::bigint[], %s::text[], %s::text[], %s::timestamptz[]) AS t(j, v, c, k, a, e)"
+    " ON CONFLICT (journey_id, customer_id, entry_key) DO NOTHING RETURNING id, customer_id, entry_key"
+)
+_INSERT_RUNS_SQLITE = (
+    "INSERT INTO journey_runs (journey_id, version, customer_id, entry_key, status, state, arm, entered_at,"
+    " updated_at) VALUES {rows}"
+    " ON CONFLICT (journey_id, customer_id, entry_key) DO NOTHING RETURNING id, customer_id, entry_key"
+)
+
+
 class Batch:
     def __init__(self, session: Session, now: datetime) -> None:
         self.session, self.now = session, now
@@ -162,25 +175,26 @@ class Batch:
 
     def _insert_runs(self, rows: list[tuple[Any, ...]]) -> dict[tuple[int, str], int]:
         """Insert (journey, version, customer, entry key, arm, entered at) rows as pending runs; a row whose
-        (journey, customer, entry key) exists is skipped. Returns (customer, entry key) → new run id."""
+        (journey, customer, entry key) exists is skipped. Returns (customer, entry key) → new run id.
+        One statement per 500 rows: PostgreSQL unnests arrays (a short query psycopg parses once);
+        SQLite takes a multi-row VALUES."""
         kind = fastsql.dialect(self.session)
-        mark = "?" if kind == "sqlite" else "%s"
-        state = f"{mark}::jsonb" if kind != "sqlite" else mark
-        one = f"({mark}, {mark}, {mark}, {mark}, 'pending', {state}, {mark}, {mark}, {mark})"
         out: dict[tuple[int, str], int] = {}
         updated = fastsql.db_time(kind, self.now)
-        head = ("INSERT INTO journey_runs (journey_id, version, customer_id, entry_key, status, state, arm,"
-                " entered_at, updated_at) VALUES ")  # fmt: skip
-        tail = (" ON CONFLICT (journey_id, customer_id, entry_key) DO NOTHING"
-                " RETURNING id, customer_id, entry_key")  # fmt: skip
         for part in chunks(rows, 500):
-            sql = head + ", ".join([one] * len(part)) + tail
-            params = [
-                v
-                for jid, ver, cid, key, arm, at in part
-                for v in (jid, ver, cid, key, "{}", arm, fastsql.db_time(kind, at), updated)
-            ]
-            for rid, cid, key in self.session.connection().exec_driver_sql(sql, tuple(params)):
+            if kind == "postgresql":
+                columns = list(zip(*part, strict=True))
+                params: tuple[Any, ...] = (updated, *(list(c) for c in columns))
+                sql = _INSERT_RUNS_PG
+            else:
+                marks = ", ".join(["(?, ?, ?, ?, 'pending', '{}', ?, ?, ?)"] * len(part))
+                sql = _INSERT_RUNS_SQLITE.replace("{rows}", marks)
+                params = tuple(
+                    v
+                    for jid, ver, cid, key, arm, at in part
+                    for v in (jid, ver, cid, key, arm, fastsql.db_time(kind, at), updated)
+                )
+            for rid, cid, key in self.session.connection().exec_driver_sql(sql, params):
                 out[(int(cid), str(key))] = int(rid)
         return out
 

@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from siyu.core.database import chunks, insert_for
+from siyu.core.columns import Json
+from siyu.core.database import UTCDateTime, chunks, insert_for
 from siyu.core.settings import get_settings
 from siyu.events.system import system_source_id
 from siyu.events.tables import Event as EventRow
+from siyu.messaging.sqlids import ids_value, keys_value, text_in
 
 from . import store
 from .engine import TASK_COMPLETED
@@ -129,17 +131,20 @@ def _subtract(gaps: list[Gap], found: list[int]) -> list[Gap]:
 
 
 def _details(session: Session, ids: list[int], names: frozenset[str]) -> list[Stored]:
-    e = EventRow.__table__.c
+    """The events among `ids` whose name a journey uses (system-only names from the system source)."""
+    if not ids or not names:
+        return []
     system = system_source_id(session)
+    sql = "SELECT id, customer_id, name, timestamp, properties, source_id FROM events WHERE {in} AND {names}"
+    query = text_in(session, sql, "id", names=("name", "names")).columns(
+        timestamp=UTCDateTime(), properties=Json
+    )
     out: list[Stored] = []
-    for part in chunks(ids, 1000):
-        query = select(e.id, e.customer_id, e.name, e.timestamp, e.properties, e.source_id).where(
-            e.id.in_(part), e.name.in_(sorted(names))
-        )
-        for eid, cid, name, at, props, source in session.execute(query):
-            if name in SYSTEM_ONLY and source != system:
-                continue
-            out.append(Stored(int(eid), int(cid), str(name), at, props if isinstance(props, dict) else {}))
+    params = {"ids": ids_value(session, ids), "names": keys_value(session, names)}
+    for eid, cid, name, at, props, source in session.execute(query, params):
+        if name in SYSTEM_ONLY and source != system:
+            continue
+        out.append(Stored(int(eid), int(cid), str(name), at, props if isinstance(props, dict) else {}))
     return sorted(out, key=lambda s: s.id)
 
 

@@ -1,11 +1,13 @@
 """The outbox's worker job: dispatch due messages batch by batch (`runner_batch_size`), for about a second
 per poll, so timers and events get their turn in between. Several workers may run it on PostgreSQL.
+`BETWEEN_BATCHES` holds time-critical work (journey timers) run after every batch, not only every poll.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from siyu.core import clock
@@ -15,6 +17,7 @@ from .dispatch import dispatch_batch
 
 log = logging.getLogger(__name__)
 BUDGET_S = 1.0
+BETWEEN_BATCHES: list[Callable[[SessionFactory, datetime], int]] = []
 
 
 def run_dispatch(factory: SessionFactory, now: datetime) -> int:
@@ -25,6 +28,8 @@ def run_dispatch(factory: SessionFactory, now: datetime) -> int:
         done += n
         if n == 0:
             break
+        for work in BETWEEN_BATCHES:
+            work(factory, max(now, clock.now()))
     return done
 
 
