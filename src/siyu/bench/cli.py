@@ -160,6 +160,7 @@ def dispatch(
     database_url: str = typer.Option(None, "--database-url", help="Use this empty database"),
     postgres: bool = typer.Option(False, "--postgres", help="Start a throwaway PostgreSQL and use it"),
     timeout: float = typer.Option(3600.0, "--timeout", min=10, help="Give up after this many seconds"),
+    wait_minutes: int = typer.Option(1, "--wait-minutes", min=0, help="Wait after the send (0: no timers)"),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON on stdout"),
 ) -> None:
     """Journey sends through the governor and the webhook channel into a local sink, with N workers."""
@@ -168,7 +169,7 @@ def dispatch(
     if database_url and postgres:
         raise typer.BadParameter("use either --database-url or --postgres", param_hint="--postgres")
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    options = DispatchOptions(customers, workers, database_url, postgres, timeout)
+    options = DispatchOptions(customers, workers, database_url, postgres, timeout, wait_minutes)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("starting", total=customers)

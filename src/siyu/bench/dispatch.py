@@ -35,7 +35,7 @@ from siyu.bench.server import TreeSampler
 from siyu.devtools.pg_server import free_port
 
 Progress = Callable[[str, int], None]
-JOURNEY = {
+JOURNEY: dict[str, Any] = {
     "name": "压测群发 Dispatch benchmark", "triggers": [{"type": "manual"}], "start": "send",
     "nodes": [
         {"type": "send", "id": "send", "channel": "webhook", "template_id": "bench", "purpose": "marketing",
@@ -53,6 +53,16 @@ class DispatchOptions:
     database_url: str | None = None
     postgres: bool = False
     timeout_s: float = 3600.0
+    wait_minutes: int = 1  # the journey's wait after the send (its timers give the lag figures); 0: none
+
+
+def journey(wait_minutes: int) -> dict[str, Any]:
+    if wait_minutes > 0:
+        nodes = [dict(n) for n in JOURNEY["nodes"]]
+        nodes[1]["delay"] = {"type": "duration", "minutes": wait_minutes}
+        return {**JOURNEY, "nodes": nodes}
+    send = {**JOURNEY["nodes"][0], "next": "done"}
+    return {**JOURNEY, "nodes": [send, JOURNEY["nodes"][2]]}
 
 
 @contextmanager
@@ -71,7 +81,7 @@ def _database(options: DispatchOptions, workdir: Path) -> Iterator[str]:
         yield f"sqlite:///{workdir / 'bench.db'}"
 
 
-def populate(url: str, customers: int, now: datetime) -> tuple[int, int]:
+def populate(url: str, customers: int, now: datetime, wait_minutes: int = 1) -> tuple[int, int]:
     """Customers, a static segment of all of them, the template and the active journey: (journey, segment)."""
     from siyu.core import fastsql
     from siyu.core.database import session_factory, write_lock
@@ -95,10 +105,10 @@ def populate(url: str, customers: int, now: datetime) -> tuple[int, int]:
                        "SELECT :sid, id, :t FROM customers"), {"sid": segment.id, "t": at})  # fmt: skip
         template_store.save(s, "bench", {"channel": "webhook", "body": "您好 {{ customer.id }},本周新品上架"},
                             actor="bench", now=now)  # fmt: skip
-        journey = service.create(s, JOURNEY, actor="bench", now=now)
-        service.transition(s, journey.id, "activate", now=now)
+        created = service.create(s, journey(wait_minutes), actor="bench", now=now)
+        service.transition(s, created.id, "activate", now=now)
         s.commit()
-        return journey.id, segment.id
+        return created.id, segment.id
 
 
 def _sink_stats(port: int) -> dict[str, Any]:
@@ -144,12 +154,17 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(10)
 
 
-def _pending_timers(url: str) -> int:
+def _unsettled(url: str) -> int:
+    """Timers not fired yet, and messages not recorded yet (the sink may have them already)."""
     from siyu.core.database import session_factory
     from siyu.journeys.tables import JourneyTimer
+    from siyu.messaging.tables import OutboxMessage
 
     with session_factory(url)() as s:
-        return int(s.scalar(select(func.count()).where(JourneyTimer.status == "pending")) or 0)
+        timers = s.scalar(select(func.count()).where(JourneyTimer.status == "pending")) or 0
+        waiting = ("pending", "deferred", "sending")
+        messages = s.scalar(select(func.count()).where(OutboxMessage.status.in_(waiting))) or 0
+        return int(timers) + int(messages)
 
 
 def _database_figures(url: str) -> dict[str, Any]:
@@ -185,7 +200,7 @@ def run(options: DispatchOptions, progress: Progress) -> dict[str, Any]:
         workers = 1 if url.startswith("sqlite") else options.workers
         progress("migrating and loading customers", 0)
         upgrade(url)
-        journey_id, segment_id = populate(url, options.customers, clock.now())
+        journey_id, segment_id = populate(url, options.customers, clock.now(), options.wait_minutes)
         port, ctx = free_port(), multiprocessing.get_context("spawn")
         ready = ctx.Event()
         sink = ctx.Process(target=serve, args=(port, ready), daemon=True)
@@ -215,7 +230,7 @@ def run(options: DispatchOptions, progress: Progress) -> dict[str, Any]:
                 )
             time.sleep(0.5)
         progress("waiting for the last timers", int(stats["distinct"]))
-        while _pending_timers(url) and time.time() - started < options.timeout_s:
+        while _unsettled(url) and time.time() - started < options.timeout_s:
             time.sleep(1.0)
         stats = _sink_stats(port)
         for sampler in samplers:
