@@ -133,3 +133,20 @@ def test_the_demo_is_operated_idempotently_and_reproducibly(
     _fresh_database(request, monkeypatch, tmp_path)  # the same seed elsewhere: the same brand
     elsewhere, _ops = _load_and_operate()
     assert elsewhere == figures
+
+
+def test_templates_name_only_traits_the_brand_has(db_url: str, frozen_clock: FrozenClock) -> None:
+    """On an empty database the trait placeholders are written in as words (a template may only use
+    traits customers have); once customers have them, a re-run saves the personalised version."""
+    with unit_of_work() as s:
+        assert automation.ensure_templates(s, NOW) == len(automation.TEMPLATES)
+        assert automation.ensure_templates(s, NOW) == 0
+        guide = s.get(MessageTemplate, "style_guide")
+        assert guide is not None and "customer.traits" not in guide.body and "日常肤质" in guide.body
+    with unit_of_work() as s:
+        sources = loader.ensure_sources(s)
+    loader.load(stream_of(customers(20, SEED, ANCHOR)), sources.ids)
+    with unit_of_work() as s:
+        assert automation.ensure_templates(s, NOW) == 2  # the two that name traits
+        guide = s.get(MessageTemplate, "style_guide")
+        assert guide is not None and guide.version == 2 and automation.SKIN in guide.body

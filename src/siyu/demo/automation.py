@@ -23,6 +23,16 @@ ACTOR = "demo"
 DESCRIPTION = (
     "演示品牌：消息发往 memory 渠道，只在本机记录，不对外发送。Demo brand: sent to the memory channel."
 )
+# Traits used by templates, with the words shown when a customer lacks them (or nobody has them yet: a
+# template may only name traits the brand's customers have, so without them the words are written in).
+TRAIT_WORDS = {"skin_type": "日常", "member_level": "会员"}
+
+
+def _trait(name: str) -> str:
+    return f"{{{{ customer.traits.{name} | default('{TRAIT_WORDS[name]}', true) }}}}"
+
+
+SKIN, LEVEL = _trait("skin_type"), _trait("member_level")
 NAME = "{{ customer.name | default('亲爱的会员', true) }}"
 ADVISOR = "{{ customer.owner.name | default('澜肌顾问', true) }}"
 COUPON = "{{ coupon.code }}"
@@ -30,7 +40,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "welcome_coupon": ("新客欢迎语 + 新人券",
         f"{NAME}您好，我是{ADVISOR}～谢谢添加！送您新人券 {COUPON}：首单满 199 减 30，7 天内有效。"),
     "style_guide": ("护肤指南",
-        "早上好～按您的{{ customer.traits.skin_type | default('日常', true) }}肤质整理了护肤顺序："
+        f"早上好～按您的{SKIN}肤质整理了护肤顺序："
         "洁面 → 精华 → 面霜，白天记得防晒。有问题随时问我。"),
     "comeback_gift": ("专属回归礼包",
         f"{NAME}，好久不见！{ADVISOR}为您留了回归礼包：满 299 减 60 券 {COUPON}，本周内有效。"),
@@ -42,7 +52,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "browse_coupon_10": ("浏览送券 10 元", f"您最近看中的好物，送您 10 元无门槛券 {COUPON}，72 小时内有效～"),
     "browse_coupon_20": ("浏览送券 20 元", f"您最近看中的好物，送您 20 元无门槛券 {COUPON}，72 小时内有效～"),
     "birthday_vip": ("生日礼（重要客户）",
-        f"{NAME}，生日快乐！作为澜肌{{{{ customer.traits.member_level | default('会员', true) }}}}，"
+        f"{NAME}，生日快乐！作为澜肌{LEVEL}，"
         f"送您生日礼：精华正装一瓶 + 满 500 减 100 券 {COUPON}。"),
     "birthday": ("生日祝福", f"{NAME}，生日快乐！澜肌送您生日券 {COUPON}：满 199 减 40，本月有效。"),
 }  # fmt: skip
@@ -52,7 +62,12 @@ PLAYBOOKS = ("welcome", "wake_up", "replenish", "browse_coupon", "birthday")
 def ensure_templates(session: Session, now: datetime) -> int:
     """Save the templates that are missing or differ; returns how many were saved."""
     saved = 0
-    for template_id, (name, body) in TEMPLATES.items():
+    known = set(template_store.known_traits(session))
+    for template_id, (name, text) in TEMPLATES.items():
+        body = text
+        for trait, words in TRAIT_WORDS.items():
+            if trait not in known:
+                body = body.replace(_trait(trait), words)
         row = session.get(MessageTemplate, template_id)
         if row is not None and row.body == body and row.channel == CHANNEL and row.name == name:
             continue

@@ -115,7 +115,7 @@ def _print_summary(out: Console, report: object, figures: object, operated: obje
     table.add_row("tags", f"{count} in {o.tag_groups} groups ({joined(o.tags)}); {o.tagged:,} on customers")
     table.add_row("RFM tiers", joined(o.rfm))
     table.add_row("lifecycle", joined(o.lifecycle))
-    table.add_row("predictions", "none" if o.predictions is None else joined(o.predictions) or "no tags")
+    table.add_row("predictions", "none" if o.predictions is None else joined(o.predictions))
     table.add_row("segments", joined(o.segments))
     table.add_row("journeys", " · ".join(f"{name} ({status})" for name, status in o.journeys) or "none")
     alerts = ", ".join(o.alerts) or "none open"

@@ -91,4 +91,4 @@ def overview(session: Session) -> Overview:
 
 def joined(counts: Counts) -> str:
     """`重要价值 415 · 重要发展 324 · …`"""
-    return " · ".join(f"{label} {n:,}" for label, n in counts)
+    return " · ".join(f"{label} {n:,}" for label, n in counts) or "none"
