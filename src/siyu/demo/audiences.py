@@ -1,7 +1,5 @@
-"""The demo's dynamic segments, as an operator of a skincare brand would set them up: serum lovers,
-valuable customers gone quiet, birthdays this week, serum replenishment, heavy browsers, new friends from
-the Douyin live room, gold members of the East team, WeCom friends who never bought. Created (or rebuilt)
-through the segment service.
+"""The demo's eight dynamic segments, as a skincare brand's operator would set them up (serum lovers,
+valuable customers gone quiet, birthdays this week, …); created, or rebuilt, through the segment service.
 """
 
 from __future__ import annotations

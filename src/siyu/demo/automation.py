@@ -1,6 +1,5 @@
-"""The demo's automation: message templates saved through the template service, and five shipped playbooks
-cloned as journeys, switched to the `memory` channel (messages are recorded, nothing leaves the machine),
-and activated: 新客欢迎, 沉睡唤醒, 复购提醒, 浏览送券, 生日祝福.
+"""The demo's automation: templates saved through the template service, and five shipped playbooks cloned
+as journeys on the `memory` channel (nothing leaves the machine) and activated.
 """
 
 from __future__ import annotations

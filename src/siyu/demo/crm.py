@@ -1,6 +1,5 @@
-"""Writes the CRM side of the demo (`relations.plan`): staff, customer owners and consents. Customers are
-found through their identities in the identity graph; a merged-away customer counts as its survivor.
-Re-running changes nothing: rows that exist are left as they are.
+"""Writes `relations.plan` to the database: staff, customer owners and consents, customers found through
+their identities (a merged-away customer counts as its survivor); rows that exist are left as they are.
 """
 
 from __future__ import annotations

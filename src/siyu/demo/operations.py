@@ -1,8 +1,5 @@
-"""After loading, the demo brand is operated the way its team would: advisors own their WeCom friends,
-consents are on file, tags are set up, RFM and lifecycle are computed for everyone, predictions refreshed
-(when that capability is installed), segments built, journeys activated, and the dashboard's numbers
-materialised. Each step is one transaction through the capabilities' services; re-running repeats the
-computations and adds no duplicates.
+"""Operates the loaded demo brand through the capabilities' services, one transaction per step: owners,
+consents, tags, RFM, lifecycle, predictions, segments, journeys, spend, metrics, alerts (re-runs add nothing).
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""What the brand's CRM knows beside the tracked messages: which advisor owns each WeCom friend, the
-marketing consents (granted at sign-up or when adding an advisor; some later unsubscribed), and the
-interests advisors noted in their chats. A pure plan from the generated customers and the seed.
-
-Each entry names the customer by an identity the brand holds (`wecom_external_userid`, `phone`), as an
-exported CRM list would; `crm.write` looks them up in the identity graph.
+"""The CRM facts beside the tracked messages, as a pure plan from the generated customers and the seed:
+each WeCom friend's owner, marketing consents, and interests advisors noted; customers named by identity.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""The demo's numbers for the dashboard: monthly acquisition spend (Douyin Qianchuan, Tmall Zhitongche and
-the 618 live room, scaled to the customers each month brought, so CAC and LTV/CAC are plausible), the
-daily metrics materialised through the analytics service, and the weekly health alerts evaluated.
+"""The dashboard's numbers: monthly acquisition spend in proportion to the customers each paid channel
+brought (so CAC and LTV/CAC are plausible), daily metrics materialised, and the weekly health alerts.
 """
 
 from __future__ import annotations

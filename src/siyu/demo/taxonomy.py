@@ -1,6 +1,5 @@
-"""The demo brand's tag taxonomy: interests advisors note by hand (static), where a customer came from and
-how they buy (rule tags, computed by the segment engine), and the markers journeys set. Created through
-the tag service; the interests are applied like an uploaded list, naming customers by identity.
+"""The demo's tag taxonomy through the tag service: interests advisors note by hand, where customers came
+from and how they buy (rule tags, built by the segment engine), and the markers the journeys set.
 """
 
 from __future__ import annotations
