@@ -48,3 +48,19 @@ def test_new_customers_per_source_and_maturing_rates(session: Session) -> None:
     metrics.materialise(session, date(2026, 11, 12))
     assert value(session, "open_rate", NOV10) == 0.4
     assert metrics.stored(session, "gmv", NOV10, NOV10)["series"] == []  # not a maturing metric
+
+
+def test_the_worker_job_stores_yesterday_and_evaluates_alerts(session: Session, db_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from siyu.analytics import jobs
+    from siyu.core.database import session_factory
+    from siyu.worker.jobs import load
+
+    build(session)
+    session.commit()
+    written = jobs.nightly(session_factory(), datetime(2026, 11, 11, 3, 0, tzinfo=UTC))  # 11:00 in Shanghai
+    assert written > 0
+    session.expire_all()
+    assert value(session, "dau", NOV10) == 2  # "yesterday" in the brand's zone
+    assert load()["analytics.nightly"].run is jobs.nightly  # the worker schedules it

@@ -339,6 +339,14 @@ class Settings(BaseSettings):
 
     # --- Predictions on profiles: next purchase, replenishment, churn risk, send hour, predictive tags
     # (siyu.predict.service; docs/predictions.md) ---
+    # --- Analytics jobs (siyu.analytics.jobs)
+    analytics_materialise_hour: int | None = Field(
+        2,
+        ge=0,
+        le=23,
+        description="Local hour (brand zone) at which yesterday's metrics are stored and health alerts are "
+        "evaluated; null = never.",
+    )
     predict_refresh_hour: int | None = Field(
         4, ge=0, le=23, description="Local hour (brand zone) of the nightly prediction refresh; null = never."
     )

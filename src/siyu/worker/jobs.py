@@ -26,6 +26,7 @@ MODULES = (
     "siyu.journeys.jobs",
     "siyu.messaging.jobs",
     "siyu.predict.jobs",
+    "siyu.analytics.jobs",
 )
 
 
