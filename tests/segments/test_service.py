@@ -249,3 +249,20 @@ def test_static_segments_change_only_by_upload(world: World) -> None:
     with pytest.raises(Conflict):
         evaluation.rebuild(w.session, segment.id, w.now)
     assert [p["reason"] for _c, _n, p in timeline(w, segment.id)] == ["upload by t"] * 3
+
+
+def test_rebuild_counts_what_changed(world: World) -> None:
+    w = world
+    alice, bob = w.identify("alice", plan="gold"), w.identify("bob", plan="gold")
+    w.identify("carol", plan="silver")
+    segment = service.create(
+        w.session, SegmentCreate(name="gold", definition=define(GOLD)), actor="t", now=w.now, build=False
+    )
+    first = evaluation.rebuild(w.session, segment.id, w.now)  # a first build: no events, still counted
+    assert (first.entered, first.exited, first.members) == (2, 0, 2)
+    w.identify("bob", plan="silver")
+    w.identify("carol", plan="gold")
+    again = evaluation.rebuild(w.session, segment.id, w.now)
+    assert (again.entered, again.exited, again.members) == (1, 1, 2)
+    assert members(w, segment.id) == {alice, w.user("carol")}
+    assert bob not in members(w, segment.id)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -165,6 +166,16 @@ class Sql:
     def day_text(self, column: Any) -> ColumnElement[str]:
         """A DATE column as 'YYYY-MM-DD' (SQLite stores dates as that text already)."""
         return func.to_char(column, "YYYY-MM-DD") if self.pg else type_coerce(column, String)
+
+
+SET_WORK_MEM = "128MB"
+
+
+def for_big_sets(session: Any) -> None:
+    """PostgreSQL: let this transaction hash a million ids in memory (set operations, anti-joins) rather
+    than sort them on disk; the default 4 MB holds about 100k."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL work_mem = '{SET_WORK_MEM}'"))
 
 
 def compare(left: Any, op: str, right: Any) -> ColumnElement[bool]:

@@ -18,6 +18,7 @@ from siyu.core.settings import get_settings
 from siyu.customers.tables import Customer
 from siyu.segments import graph, membership, rechecks
 from siyu.segments.compiler import members, scope_for
+from siyu.segments.dialect import for_big_sets
 from siyu.segments.tables import Segment
 from siyu.tags import service as tags
 from siyu.tags.tables import CustomerTag, Tag
@@ -122,6 +123,7 @@ def rebuild(session: Session, segment_id: int, now: datetime, *, reason: str = "
         raise Conflict(f"segment {segment_id} is archived", field="segment_id")
     membership.lock_exclusive(session, segment.id)
     run = membership.next_run(session, segment.id)  # on SQLite: the write lock, taken before any read
+    for_big_sets(session)
     root = graph.parsed("segment", segment.id, segment.version, segment.definition["root"])
     scope = scope_for(session, now)
     events = segment.built_version is not None or get_settings().segment_first_build_events
@@ -141,6 +143,7 @@ def rebuild_tag(session: Session, tag_id: int, now: datetime, *, reason: str = "
     if tag is None or not isinstance(tag.rule, dict):
         raise NotFound(f"rule tag {tag_id} not found", field="tag_id")
     root = graph.parsed("tag", tag.id, tag.rule_version, tag.rule)
+    for_big_sets(session)
     scope = scope_for(session, now)
     matched = members(scope, root)
     t, c = CustomerTag.__table__.c, Customer.__table__.c

@@ -85,41 +85,38 @@ def _properties(segment: Segment, reason: str) -> dict[str, Any]:
     }
 
 
-def _events_from(
-    session: Session, segment: Segment, run: int, action: str, ids: Select[Any], now: datetime, reason: str
-) -> None:
-    """Insert one timeline event per customer id of `ids` (a one-column select), in SQL."""
-    name, verb = (ENTERED, "entered") if action == "entered" else (EXITED, "exited")
-    sub = ids.subquery()
-    cid = sub.c[0]
-    rows = select(
+def _event_rows(
+    session: Session, segment: Segment, run: int, verb: str, cid: Any, now: datetime, reason: str
+) -> Select[Any]:
+    """The columns of one timeline event per customer id `cid` (a column of the FROM)."""
+    return select(
         cid,
         literal(system_source_id(session)),
         literal(f"segment:{segment.id}:{run}:{verb}:") + cast(cid, String),
         literal("track"),
-        literal(name),
+        literal(ENTERED if verb == "entered" else EXITED),
         literal(now, UTCDateTime),
         literal(now, UTCDateTime),
         literal(_properties(segment, reason), Json),
         literal({"library": {"name": "siyu"}}, Json),
     ).where(cid.is_not(None))  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
-    columns = [
-        "customer_id", "source_id", "message_id", "type", "name", "timestamp", "received_at",
-        "properties", "context",
-    ]  # fmt: skip
-    stmt = insert_for(fastsql.dialect(session), Event.__table__).from_select(columns, rows)
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["source_id", "message_id"]))
+
+
+EVENT_COLUMNS = ["customer_id", "source_id", "message_id", "type", "name", "timestamp", "received_at",
+                 "properties", "context"]  # fmt: skip
+
+
+def _insert_events(session: Session, rows: Select[Any]) -> Any:
+    stmt = insert_for(fastsql.dialect(session), Event.__table__).from_select(EVENT_COLUMNS, rows)
+    return stmt.on_conflict_do_nothing(index_elements=["source_id", "message_id"])
 
 
 def _scratch(session: Session) -> None:
-    kind = fastsql.dialect(session)
-    if kind == "postgresql":
+    if fastsql.dialect(session) == "postgresql":  # no index: the diff is hash anti-joins
         session.execute(
-            text(
-                "CREATE TEMP TABLE IF NOT EXISTS seg_scratch (customer_id BIGINT PRIMARY KEY) ON COMMIT DROP"
-            )
+            text("CREATE TEMP TABLE IF NOT EXISTS seg_scratch (customer_id BIGINT) ON COMMIT DROP")
         )
-    else:
+    else:  # the rowid: SQLite probes it
         session.execute(text("CREATE TEMP TABLE IF NOT EXISTS seg_scratch (customer_id INTEGER PRIMARY KEY)"))
     session.execute(delete(SCRATCH))
 
@@ -142,22 +139,43 @@ def replace_all(
     `events`: write the entered/exited timeline events (not for a new segment's first build, by default)."""
     _scratch(session)
     session.execute(SCRATCH.insert().from_select(["customer_id"], matched))
+    total = int(session.execute(select(func.count()).select_from(SCRATCH)).scalar_one())
+    pg = fastsql.dialect(session) == "postgresql"
+    if pg:
+        session.execute(text("ANALYZE seg_scratch"))  # temporary tables have no statistics otherwise
     m, new = SegmentMember.__table__.c, SCRATCH.c
     gone = ~exists().where(new.customer_id == m.customer_id)
-    leaving = select(m.customer_id).where(m.segment_id == segment.id, gone)
-    if events:
-        _events_from(session, segment, run, "exited", leaving, now, reason)
-    exited = _rowcount(session.execute(delete(SegmentMember).where(m.segment_id == segment.id, gone)))
     fresh = ~exists().where(m.segment_id == segment.id, m.customer_id == new.customer_id)
-    arriving = select(new.customer_id).where(fresh)
-    if events:
-        _events_from(session, segment, run, "entered", arriving, now, reason)
-    insert = insert_for(fastsql.dialect(session), SegmentMember.__table__).from_select(
+    leave = delete(SegmentMember).where(m.segment_id == segment.id, gone)
+    arrive = insert_for(fastsql.dialect(session), SegmentMember.__table__).from_select(
         ["segment_id", "customer_id", "entered_at"],
         select(literal(segment.id), new.customer_id, literal(now, UTCDateTime)).where(fresh),
     )
-    entered = _rowcount(session.execute(insert.on_conflict_do_nothing()))
-    total = int(session.execute(select(func.count()).select_from(SCRATCH)).scalar_one())
+    if not events:
+        exited = _rowcount(session.execute(leave))
+        added = arrive.on_conflict_do_nothing()
+        if pg:  # psycopg reports no row count for INSERT … SELECT
+            entered = len(session.execute(added.returning(literal(1))).all())
+        else:
+            entered = _rowcount(session.execute(added))
+    elif pg:  # one pass each: the change and its events in one statement (data-modifying CTEs)
+        left = leave.returning(m.customer_id).cte("left_segment")
+        rows = _event_rows(session, segment, run, "exited", left.c.customer_id, now, reason).select_from(left)
+        exited = len(session.execute(_insert_events(session, rows).returning(literal(1))).all())
+        came = arrive.on_conflict_do_nothing().returning(m.customer_id).cte("entered_segment")
+        rows = _event_rows(session, segment, run, "entered", came.c.customer_id, now, reason).select_from(
+            came
+        )
+        entered = len(session.execute(_insert_events(session, rows).returning(literal(1))).all())
+    else:
+        leaving = select(m.customer_id).where(m.segment_id == segment.id, gone).subquery()
+        rows = _event_rows(session, segment, run, "exited", leaving.c.customer_id, now, reason)
+        session.execute(_insert_events(session, rows))
+        exited = _rowcount(session.execute(leave))
+        arriving = select(new.customer_id).where(fresh).subquery()
+        rows = _event_rows(session, segment, run, "entered", arriving.c.customer_id, now, reason)
+        session.execute(_insert_events(session, rows))
+        entered = _rowcount(session.execute(arrive.on_conflict_do_nothing()))
     session.execute(delete(SCRATCH))
     return Delta(entered=entered, exited=exited, members=total)
 

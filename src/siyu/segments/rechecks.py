@@ -237,6 +237,8 @@ def _schedule_slice(session: Session, scope: Scope, checks: list[Recheck], last:
     if not parts:
         return
     session.execute(KEYS.insert(), rows)
+    if fastsql.dialect(session) == "postgresql":
+        session.execute(text("ANALYZE seg_recheck_keys"))  # temporary tables have no statistics otherwise
     found = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     due = func.min(KEYS.c.due)
     # grouped by an expression, so SQLite reads the rows through the conditions' own indexes (an event

@@ -19,6 +19,7 @@ from siyu.customers.tables import Customer
 from siyu.segments import graph
 from siyu.segments.compiler import count, members, scope_for
 from siyu.segments.conditions import SegmentCondition, TagCondition, walk
+from siyu.segments.dialect import for_big_sets
 from siyu.segments.evaluation import rebuild, rebuild_tag
 from siyu.segments.schemas import Definition, SegmentCreate, SegmentUpdate, dump, parse_definition
 from siyu.segments.tables import Segment, SegmentMember, SegmentVersion
@@ -196,6 +197,7 @@ def preview(session: Session, data: Any, *, now: datetime, sample: int | None = 
     """Count and a sample of a draft definition, without saving anything."""
     started = time.perf_counter()
     definition = _validated(session, data, None)
+    for_big_sets(session)
     scope = scope_for(session, now)
     size = get_settings().segment_preview_sample if sample is None else sample
     total = int(session.execute(count(scope, definition.root)).scalar_one())
