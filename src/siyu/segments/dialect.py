@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Numeric,
+    Select,
     String,
     and_,
     case,
@@ -31,6 +32,8 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from siyu.core.database import UTCDateTime
 from siyu.segments import windows
@@ -166,6 +169,20 @@ class Sql:
     def day_text(self, column: Any) -> ColumnElement[str]:
         """A DATE column as 'YYYY-MM-DD' (SQLite stores dates as that text already)."""
         return func.to_char(column, "YYYY-MM-DD") if self.pg else type_coerce(column, String)
+
+
+class CreateTempAs(Executable, ClauseElement):
+    """`CREATE TEMP TABLE name ON COMMIT DROP AS <select>` (PostgreSQL), parameters bound as usual."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: Select[Any]) -> None:
+        self.name, self.query = name, query
+
+
+@compiles(CreateTempAs, "postgresql")
+def _create_temp_as(element: CreateTempAs, compiler: Any, **kw: Any) -> str:
+    return f"CREATE TEMP TABLE {element.name} ON COMMIT DROP AS {compiler.process(element.query, **kw)}"
 
 
 SET_WORK_MEM = "128MB"

@@ -34,6 +34,7 @@ from siyu.core.columns import Json
 from siyu.core.database import UTCDateTime, chunks, insert_for
 from siyu.events.system import SystemEvent, record, system_source_id
 from siyu.events.tables import Event
+from siyu.segments.dialect import CreateTempAs
 from siyu.segments.tables import Segment, SegmentMember
 
 ENTERED, EXITED = "Segment Entered", "Segment Exited"
@@ -111,14 +112,18 @@ def _insert_events(session: Session, rows: Select[Any]) -> Any:
     return stmt.on_conflict_do_nothing(index_elements=["source_id", "message_id"])
 
 
-def _scratch(session: Session) -> None:
-    if fastsql.dialect(session) == "postgresql":  # no index: the diff is hash anti-joins
-        session.execute(
-            text("CREATE TEMP TABLE IF NOT EXISTS seg_scratch (customer_id BIGINT) ON COMMIT DROP")
-        )
-    else:  # the rowid: SQLite probes it
-        session.execute(text("CREATE TEMP TABLE IF NOT EXISTS seg_scratch (customer_id INTEGER PRIMARY KEY)"))
+def _scratch(session: Session, matched: Select[Any]) -> None:
+    """The new members in a temporary table. PostgreSQL builds it with CREATE TABLE AS, which may run the
+    query in parallel (an INSERT … SELECT may not), unindexed (the diff is hash anti-joins), then analysed;
+    SQLite keeps them as the rowid, which its anti-joins probe."""
+    if fastsql.dialect(session) == "postgresql":
+        session.execute(text("DROP TABLE IF EXISTS seg_scratch"))
+        session.execute(CreateTempAs("seg_scratch", matched))
+        session.execute(text("ANALYZE seg_scratch"))
+        return
+    session.execute(text("CREATE TEMP TABLE IF NOT EXISTS seg_scratch (customer_id INTEGER PRIMARY KEY)"))
     session.execute(delete(SCRATCH))
+    session.execute(SCRATCH.insert().from_select(["customer_id"], matched))
 
 
 def _rowcount(result: Any) -> int:
@@ -137,12 +142,9 @@ def replace_all(
 ) -> Delta:
     """Make the members of `segment` exactly `matched` (a select of customer ids), in set operations;
     `events`: write the entered/exited timeline events (not for a new segment's first build, by default)."""
-    _scratch(session)
-    session.execute(SCRATCH.insert().from_select(["customer_id"], matched))
+    _scratch(session, matched)
     total = int(session.execute(select(func.count()).select_from(SCRATCH)).scalar_one())
     pg = fastsql.dialect(session) == "postgresql"
-    if pg:
-        session.execute(text("ANALYZE seg_scratch"))  # temporary tables have no statistics otherwise
     m, new = SegmentMember.__table__.c, SCRATCH.c
     gone = ~exists().where(new.customer_id == m.customer_id)
     fresh = ~exists().where(m.segment_id == segment.id, m.customer_id == new.customer_id)

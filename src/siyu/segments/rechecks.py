@@ -49,7 +49,7 @@ from siyu.segments.conditions import (
     TraitCondition,
     walk,
 )
-from siyu.segments.dialect import JsonRef
+from siyu.segments.dialect import CreateTempAs, JsonRef
 from siyu.segments.queue import enqueue
 from siyu.segments.tables import EvaluationDue
 
@@ -250,6 +250,10 @@ def _schedule_slice(session: Session, scope: Scope, checks: list[Recheck], last:
         .where(found.c.customer_id.is_not(None))  # SQLite: a WHERE before ON CONFLICT in INSERT … SELECT
         .group_by(customer)
     )
+    if fastsql.dialect(session) == "postgresql":  # CREATE TABLE AS may scan in parallel; INSERT may not
+        session.execute(text("DROP TABLE IF EXISTS seg_recheck_due"))
+        session.execute(CreateTempAs("seg_recheck_due", query))
+        query = select(text("*")).select_from(text("seg_recheck_due"))
     q = EvaluationDue.__table__.c
     stmt = insert_for(fastsql.dialect(session), EvaluationDue.__table__).from_select(
         ["customer_id", "due_at", "reason"], query
