@@ -127,7 +127,7 @@ class Effects:
 
     def write(self, session: Session) -> None:
         outbox.enqueue(session, self.messages)
-        schedule_timers(session, self.timers)
+        schedule_timers(session, self.timers, self.now)
         cancel_timers(session, self.cancels)
         self._tasks(session)
         self._tags(session)

@@ -193,7 +193,7 @@ def scan_dates(session: Session, now: datetime) -> int:
                 continue
             last = cursor.data.get("scanned")
             after = datetime.fromisoformat(last) if last else _activated(session, journey.id, now)
-            made += _scan_trigger(session, journey.id, i, trigger, after, now + DATE_HORIZON)
+            made += _scan_trigger(session, journey.id, i, trigger, after, now)
             cursor.data, cursor.updated_at = {"scanned": now.isoformat()}, now
     return made
 
@@ -213,8 +213,9 @@ def trait_values(session: Session, name: str, customer_ids: Sequence[int] | None
 
 
 def _scan_trigger(
-    session: Session, journey_id: int, index: int, trigger: DateTraitTrigger, after: datetime, until: datetime
+    session: Session, journey_id: int, index: int, trigger: DateTraitTrigger, after: datetime, now: datetime
 ) -> int:
+    until = now + DATE_HORIZON
     values = trait_values(session, trigger.trait)
     zones = timezones(session, values)
     rows = []
@@ -227,7 +228,7 @@ def _scan_trigger(
         rows.append({"key": f"entry:{journey_id}:{index}:{cid}:{day}", "kind": "entry", "run_id": None,
                      "journey_id": journey_id, "customer_id": cid, "due_at": fire, "status": "pending",
                      "payload": payload})  # fmt: skip
-    store.schedule_timers(session, rows)
+    store.schedule_timers(session, rows, now)
     return len(rows)
 
 

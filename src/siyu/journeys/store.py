@@ -190,19 +190,30 @@ def mark_fired(session: Session, ids: Sequence[int], now: datetime) -> None:
         )
 
 
-_TIMER_COLUMNS = ("key", "kind", "run_id", "journey_id", "customer_id", "due_at", "status", "payload")
+_TIMER_COLUMNS = (
+    "key",
+    "kind",
+    "run_id",
+    "journey_id",
+    "customer_id",
+    "due_at",
+    "status",
+    "payload",
+    "created_at",
+)
 
 
-def schedule_timers(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert timers; a key already stored is left as it is (idempotent)."""
+def schedule_timers(session: Session, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Insert timers (created `now`); a key already stored is left as it is (idempotent)."""
     if not rows:
         return
     kind = fastsql.dialect(session)
+    created = fastsql.db_time(kind, now)
     sql = fastsql.insert_sql(kind, "journey_timers", _TIMER_COLUMNS, json_columns=("payload",))
     values = [
         (r["key"], r["kind"], r["run_id"], r["journey_id"], r["customer_id"],
          fastsql.db_time(kind, r["due_at"]), r["status"],
-         None if r["payload"] is None else fastsql.db_json(r["payload"]))
+         None if r["payload"] is None else fastsql.db_json(r["payload"]), created)
         for r in sorted(rows, key=lambda r: str(r["key"]))
     ]  # fmt: skip
     fastsql.run_many(session, sql + " ON CONFLICT (key) DO NOTHING", values)

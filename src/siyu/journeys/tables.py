@@ -91,6 +91,7 @@ class JourneyTimer(Base):
     customer_id: Mapped[int] = mapped_column(BigId)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     payload: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
 

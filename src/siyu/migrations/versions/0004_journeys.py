@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("due_at", siyu.core.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("created_at", siyu.core.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column("fired_at", siyu.core.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "payload",
