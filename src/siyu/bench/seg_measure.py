@@ -112,3 +112,25 @@ def previews(url: str, now: datetime, roots: list[dict[str, Any]], repeats: int)
                 out.append((time.perf_counter() - started) * 1000)
                 session.rollback()
     return out
+
+
+def catch_up(url: str, limit_s: float = 3600.0) -> dict[str, Any]:
+    """Run siyu's worker loop in-process until one poll finds nothing to do. A bulk-loaded database
+    starts with every job's backlog (e.g. the journeys event cursor at 0); the incremental latency is
+    measured after it, in the steady state."""
+    from siyu.worker.runner import Worker
+
+    worker = Worker(session_factory(url))
+    started = time.perf_counter()
+    polls = work = 0
+    done = 1
+    while done and time.perf_counter() - started < limit_s:
+        done = worker.run_once()
+        polls += 1
+        work += done
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "polls": polls,
+        "work": work,
+        "idle": done == 0,
+    }

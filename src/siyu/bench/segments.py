@@ -171,6 +171,8 @@ def run(options: SegmentsOptions, progress: Progress | None = None) -> dict[str,
         figures["preview_p95_ms"] = round(percentile(took, 95), 1)
         figures["preview_max_ms"] = round(max(took), 1)
         if options.samples:
+            phase("worker: catching up with the loaded backlog")
+            figures["worker_catch_up"] = seg_measure.catch_up(db.url)
             phase("incremental: starting siyu serve")
             figures.update(_incremental(db.url, built[0]["id"], options, workdir, phase))
         phase("lifecycle: daily sweep")
