@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
@@ -178,6 +178,7 @@ def export(
     segment_id: SegmentId,
     session: SessionDep,
     principal: PrincipalDep,
+    fmt: Annotated[Literal["csv"], Query(alias="format", description="csv (the only format)")] = "csv",
     fields: Annotated[str | None, Query(description="Comma-separated, e.g. id,phone,trait:city")] = None,
     hashed: Annotated[str | None, Query(description="phone or email: SHA-256 per line")] = None,
 ) -> StreamingResponse:

@@ -17,7 +17,7 @@ from siyu.core.settings import get_settings
 from siyu.customers.merges import canonical_id
 from siyu.customers.tables import Customer
 from siyu.segments import graph
-from siyu.segments.compiler import count, members, scope_for
+from siyu.segments.compiler import members, scope_for
 from siyu.segments.conditions import SegmentCondition, TagCondition, walk
 from siyu.segments.dialect import for_big_sets
 from siyu.segments.evaluation import rebuild, rebuild_tag
@@ -194,17 +194,17 @@ def customer_segments(session: Session, customer_id: int) -> tuple[int, list[tup
 
 
 def preview(session: Session, data: Any, *, now: datetime, sample: int | None = None) -> dict[str, Any]:
-    """Count and a sample of a draft definition, without saving anything."""
+    """Count and a sample of a draft definition, without saving anything: one query (the count is a
+    window over the whole set, the sample its first rows)."""
     started = time.perf_counter()
     definition = _validated(session, data, None)
     for_big_sets(session)
     scope = scope_for(session, now)
     size = get_settings().segment_preview_sample if sample is None else sample
-    total = int(session.execute(count(scope, definition.root)).scalar_one())
-    ids: list[int] = []
-    if size and total:
-        sub = members(scope, definition.root).subquery()
-        ids = [int(i) for i in session.scalars(select(sub.c.customer_id).limit(size))]
+    sub = members(scope, definition.root).subquery()
+    rows = session.execute(select(sub.c.customer_id, func.count().over()).limit(max(size, 1))).all()
+    total = int(rows[0][1]) if rows else 0
+    ids = [int(cid) for cid, _n in rows[:size]]
     return {"count": total, "sample": ids, "took_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
