@@ -76,7 +76,7 @@ def _database(options: DispatchOptions, workdir: Path) -> Iterator[str]:
 
         server = ThrowawayPostgres().start()
         try:
-            yield server.create_database("bench_dispatch")
+            yield server.create_database("bench_dispatch")  # the postmaster pid is in data/postmaster.pid
         finally:
             server.stop()
     else:
@@ -125,7 +125,7 @@ def _sink_stats(port: int) -> dict[str, Any]:
 def _worker(url: str, sink_port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SIYU_DATABASE_URL": url, "SIYU_WEBHOOK_URL": f"http://127.0.0.1:{sink_port}/hook",
            "SIYU_WEBHOOK_SECRET": "bench-secret", "SIYU_GOVERNOR_QUIET_START": "00:00",
-           "SIYU_GOVERNOR_QUIET_END": "00:00", "SIYU_WORKER_POLL_INTERVAL_S": "0.05"}  # fmt: skip
+           "SIYU_GOVERNOR_QUIET_END": "00:00"}  # fmt: skip
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "siyu.bench.dispatch", "--worker"], env=env, stdout=out,
@@ -167,6 +167,20 @@ def _unsettled(url: str) -> int:
         waiting = ("pending", "deferred", "sending")
         messages = s.scalar(select(func.count()).where(OutboxMessage.status.in_(waiting))) or 0
         return int(timers) + int(messages)
+
+
+def _postgres_sampler(url: str) -> dict[str, TreeSampler]:
+    """CPU of the PostgreSQL server on the URL's port (postmaster and backends), when it runs here."""
+    if not url.startswith("postgresql"):
+        return {}
+    import psutil
+
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(process.info.get("cmdline") or [])
+        port = url.rsplit(":", 1)[-1].split("/")[0]
+        if process.info.get("name") == "postgres" and f"-p {port}" in cmdline:
+            return {"postgres": TreeSampler(process.pid).start()}
+    return {}
 
 
 def _database_figures(url: str) -> dict[str, Any]:
@@ -217,6 +231,7 @@ def run(options: DispatchOptions, progress: Progress) -> dict[str, Any]:
         for process in processes:
             stack.callback(_stop, process)
         samplers = [TreeSampler(p.pid).start() for p in processes]
+        others = {"sink": TreeSampler(sink.pid or 0).start(), **_postgres_sampler(url)}
         time.sleep(2.0)  # let the workers import and migrate-check before the clock starts
         load_before = os.getloadavg()
         started = time.time()
@@ -238,7 +253,7 @@ def run(options: DispatchOptions, progress: Progress) -> dict[str, Any]:
         while _unsettled(url) and time.time() - started < options.timeout_s:
             time.sleep(1.0)
         stats = _sink_stats(port)
-        for sampler in samplers:
+        for sampler in [*samplers, *others.values()]:
             sampler.stop()
         figures = _database_figures(url)
         last = stats["last_at"] or started
@@ -252,6 +267,7 @@ def run(options: DispatchOptions, progress: Progress) -> dict[str, Any]:
             "elapsed_s": round(last - started, 2), **figures,
             "peak_rss_mb": round(max(s.peak_rss_mb for s in samplers), 1),
             "worker_cpu_s": round(sum(s.cpu_s for s in samplers), 1),
+            **{f"{name}_cpu_s": round(sampler.cpu_s, 1) for name, sampler in others.items()},
             "load_avg_before": [round(x, 2) for x in load_before],
             "load_avg_after": [round(x, 2) for x in os.getloadavg()], "cpu_count": os.cpu_count(),
         }  # fmt: skip

@@ -54,11 +54,14 @@ class Stored:
 def lock_cursor(session: Session, name: str, now: datetime) -> RunnerCursor | None:
     """The cursor row, created if missing and locked; None while another worker holds it (PostgreSQL)."""
     kind = session.get_bind().dialect.name
-    stmt = insert_for(kind, RunnerCursor.__table__).values(name=name, position=0, data={}, updated_at=now)
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
     query = select(RunnerCursor).where(RunnerCursor.name == name).execution_options(populate_existing=True)
     if kind == "postgresql":
         query = query.with_for_update(skip_locked=True)
+    found = session.scalars(query).first()
+    if found is not None:
+        return found
+    stmt = insert_for(kind, RunnerCursor.__table__).values(name=name, position=0, data={}, updated_at=now)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
     return session.scalars(query).first()
 
 
