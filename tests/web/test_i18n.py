@@ -53,3 +53,78 @@ def test_labels_and_formatting() -> None:
     when = datetime(2026, 3, 1, 16, 30, tzinfo=UTC)
     assert i18n.format_time(when, "Asia/Shanghai") == "2026-03-02 00:30"
     assert i18n.format_time(None, "Asia/Shanghai") == "—"
+
+
+def test_stored_codes_have_labels_in_both_languages() -> None:
+    """Every code the pages show through `label(prefix, code)` has words in 中文 and English."""
+    from siyu.consent.tables import CHANNELS, PURPOSES
+    from siyu.journeys.playbooks import PLAYBOOKS
+    from siyu.journeys.service import playbook_parameters
+    from siyu.journeys.tables import JOURNEY_STATUSES, STAT_METRICS
+    from siyu.lifecycle.stages import LABELS as STAGES
+    from siyu.messaging.tables import OUTBOX_STATUSES
+    from siyu.rfm.tiers import TIERS
+    from siyu.tags.tables import CATEGORIES, KINDS
+    from siyu.web.console_builder import EXAMPLES, JS_STRINGS
+    from siyu.web.console_insight import KPIS
+
+    wanted = (
+        [f"tier_{c}" for c in TIERS]
+        + [f"stage_{c}" for c in STAGES]
+        + [f"category_{c}" for c in CATEGORIES]
+        + [f"kind_{c}" for c in KINDS]
+        + [f"chan_{c}" for c in CHANNELS]
+        + [f"purpose_{c}" for c in PURPOSES]
+        + [f"journey_status_{c}" for c in JOURNEY_STATUSES]
+        + [f"metric_{c}" for c in STAT_METRICS]
+        + [f"outbox_{c}" for c in OUTBOX_STATUSES]
+        + [f"playbook_{k}" for k in PLAYBOOKS]
+        + [f"param_{p}" for k in PLAYBOOKS for p in playbook_parameters(k)]
+        + [f"example_{k}" for k in EXAMPLES]
+        + [f"kpi_{k}" for k in KPIS]
+        + list(JS_STRINGS)
+        + [
+            f"node_{t}"
+            for t in (
+                "wait",
+                "wait_event",
+                "condition",
+                "split",
+                "send",
+                "tag",
+                "update_trait",
+                "task",
+                "webhook",
+                "exit",
+            )
+        ]
+        + [f"segment_kind_{k}" for k in ("dynamic", "static")]
+    )
+    for lang in i18n.LANGUAGES:
+        missing = [key for key in wanted if key not in i18n.MESSAGES[lang]]
+        assert missing == [], (lang, missing)
+    assert i18n.translate("zh", "tier_important_value") == "重要价值"  # the same words as the RFM package
+    for code, chinese in TIERS.items():
+        assert i18n.translate("zh", f"tier_{code}") == chinese
+    for code, chinese in STAGES.items():
+        assert i18n.translate("zh", f"stage_{code}") == chinese
+
+
+def test_catalogues_never_define_a_key_twice() -> None:
+    seen: dict[str, str] = {}
+    for module in i18n.CATALOGUES:
+        for key in module.ZH:
+            assert key not in seen, f"{key} in {module.__name__} and {seen[key]}"
+            seen[key] = module.__name__
+        assert set(module.ZH) == set(module.EN), module.__name__
+
+
+def test_figures_and_heat() -> None:
+    assert i18n.format_minor(49800, "CNY") == "¥498.00"
+    assert i18n.format_minor(None, "CNY") == "—"
+    assert i18n.format_percent(0.114) == "11.4%"
+    assert i18n.format_figure(0.7477477477) == "0.7477"
+    assert i18n.format_figure([0.01, 0.02]) == "0.01 → 0.02"
+    assert i18n.format_figure(1234) == "1,234"
+    assert [i18n.heat_level(x) for x in (None, 0.0, 0.05, 0.2, 0.49, 0.5, 1.0)] == [0, 0, 1, 2, 3, 4, 5]
+    assert i18n.format_day(datetime(2026, 3, 1, 16, 30, tzinfo=UTC)) == "2026-03-01"
