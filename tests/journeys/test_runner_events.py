@@ -203,3 +203,42 @@ def test_a_failing_timer_is_set_aside_alone(world: World, monkeypatch: pytest.Mo
         statuses = dict(s.execute(select(JourneyTimer.customer_id, JourneyTimer.status)).all())
     assert statuses == {ids[0]: "fired", ids[1]: "fired", ids[2]: "failed", ids[3]: "fired"}
     assert len(w.delivered()) == 3
+
+
+def test_a_missing_tag_is_skipped_and_the_run_goes_on(world: World) -> None:
+    w = world
+    tagging = {"name": "打标签", "triggers": [{"type": "manual"}], "start": "tag", "nodes": [
+        {"type": "tag", "id": "tag", "tag_id": 987654, "next": "hi"},
+        {"type": "send", "id": "hi", "channel": "memory", "template_id": "plain", "purpose": "service",
+         "next": "x"}, {"type": "exit", "id": "x"}]}  # fmt: skip
+    jid = w.journey(tagging)
+    cid = w.identify("t1")
+    w.trigger(jid, [cid])
+    w.drive()
+    assert [m.body for m in w.delivered()] == ["本周精选"]
+    with w.session() as s:
+        assert s.scalar(select(JourneyRun.exit_reason)) == "completed"
+
+
+def test_a_changed_date_trait_moves_the_entry(world: World) -> None:
+    w = world
+    greet = welcome(triggers=[{"type": "date_trait", "trait": "birthday", "at": "10:00", "annual": True}],
+                    template="plain", reentry={"type": "after_days", "days": 300})  # fmt: skip
+    w.journey(greet)
+    w.identify("d1", birthday="1990-11-03")
+    with w.session() as s:
+        from siyu.journeys.scheduling import scan_dates
+
+        assert scan_dates(s, w.now) == 1
+    w.identify("d1", birthday="1990-11-20")  # corrected before the day
+    w.clock.current = shanghai(2026, 11, 3, 11)
+    w.drive()
+    assert w.delivered() == [] and run_count(w) == 0  # the stale entry timer started nothing
+    w.clock.current = shanghai(2026, 11, 19, 12)
+    with w.session() as s:
+        from siyu.journeys.scheduling import scan_dates
+
+        assert scan_dates(s, w.now) == 1
+    w.clock.current = shanghai(2026, 11, 20, 10, 5)
+    w.drive()
+    assert [m.recipient for m in w.delivered()] == ["d1"]
