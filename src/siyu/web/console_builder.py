@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
+from sqlalchemy.orm import Session
 
 from siyu.core.clock import now
 from siyu.core.errors import SiyuError, ValidationFailed
@@ -119,29 +120,39 @@ def new_segment(page: PageDep) -> Response:
     return _builder(page, form)
 
 
-@router.post("/segments/new")
-def create_segment(page: PageDep, session: SessionDep, posted: PostedForm = BuilderFormDep) -> Response:
+FIELDS = ("name", "description", "definition")
+
+
+def _save(page: Page, session: Session, posted: PostedForm, segment_id: int | None) -> Response:
+    """Create a segment (no id) or save a new version: the body the API would take, the same service
+    call in the same kind of transaction; a refusal shows the form again with the field named."""
     if (refused := page.refuse("write")) is not None:
         return refused
     if posted.problem is not None:
         return page.error(posted.problem, 403 if posted.problem == "error_cross_site" else 400)
-    form = {k: posted.fields.get(k, "") for k in ("name", "description", "definition")}
     assert page.principal is not None
+    form = {k: posted.fields.get(k, "") for k in FIELDS}
     try:
-        body = checked(
-            SegmentCreate,
-            {
-                "name": form["name"],
-                "description": form["description"].strip() or None,
-                "definition": _definition(form["definition"]),
-            },
-        )
+        data = {
+            "name": form["name"],
+            "description": form["description"].strip() or None,
+            "definition": _definition(form["definition"]),
+        }
         with writing(session):
-            created = segments.create(session, body, actor=page.principal.name, now=now())
-            segment_id = created.id
+            if segment_id is None:
+                body = checked(SegmentCreate, data)
+                saved = segments.create(session, body, actor=page.principal.name, now=now()).id
+            else:
+                change = checked(SegmentUpdate, data)
+                saved = segments.update(session, segment_id, change, actor=page.principal.name, now=now()).id
     except SiyuError as exc:
-        return _builder(page, form, problem=exc)
-    return page.redirect(f"/segments/{segment_id}")
+        return _builder(page, form, segment_id=segment_id, problem=exc)
+    return page.redirect(f"/segments/{saved}")
+
+
+@router.post("/segments/new")
+def create_segment(page: PageDep, session: SessionDep, posted: PostedForm = BuilderFormDep) -> Response:
+    return _save(page, session, posted, None)
 
 
 @router.get("/segments/{segment_id:int}/edit")
@@ -161,23 +172,4 @@ def edit_segment(page: PageDep, segment_id: int, session: SessionDep) -> Respons
 def save_segment(
     page: PageDep, segment_id: int, session: SessionDep, posted: PostedForm = BuilderFormDep
 ) -> Response:
-    if (refused := page.refuse("write")) is not None:
-        return refused
-    if posted.problem is not None:
-        return page.error(posted.problem, 403 if posted.problem == "error_cross_site" else 400)
-    form = {k: posted.fields.get(k, "") for k in ("name", "description", "definition")}
-    assert page.principal is not None
-    try:
-        body = checked(
-            SegmentUpdate,
-            {
-                "name": form["name"],
-                "description": form["description"].strip() or None,
-                "definition": _definition(form["definition"]),
-            },
-        )
-        with writing(session):
-            segments.update(session, segment_id, body, actor=page.principal.name, now=now())
-    except SiyuError as exc:
-        return _builder(page, form, segment_id=segment_id, problem=exc)
-    return page.redirect(f"/segments/{segment_id}")
+    return _save(page, session, posted, segment_id)
