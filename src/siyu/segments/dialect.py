@@ -102,6 +102,16 @@ class Sql:
         return self.kind(ref) == ("true" if value else "false")
 
     def equals(self, ref: JsonRef, value: Any) -> ColumnElement[bool]:
+        if isinstance(value, str) and not ref.path:
+            # a whole JSON column holding a string: compare the stored JSON itself (no parsing per row).
+            # siyu writes JSON with orjson only, so a string's stored text is exactly this encoding.
+            encoded = orjson.dumps(value).decode()
+            stored: ColumnElement[bool] = (
+                ref.column == cast(literal(encoded), JSONB)
+                if self.pg
+                else type_coerce(ref.column, String) == literal(encoded, String)
+            )
+            return stored
         if isinstance(value, bool):
             return self._is_bool(ref, value)
         if isinstance(value, int | float):
