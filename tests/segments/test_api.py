@@ -173,3 +173,21 @@ def test_static_upload_and_rebuild(tracker: httpx.Client, api: httpx.Client) -> 
     dynamic = _create(api, "gold", GOLD)["id"]
     rebuilt = api.post(f"/api/v1/segments/{dynamic}/rebuild").json()
     assert rebuilt == {"entered": 0, "exited": 0, "member_count": 1}
+
+
+def test_nul_characters_are_refused_by_name(api: httpx.Client) -> None:
+    """PostgreSQL text cannot hold NUL: every place it could arrive says so instead of failing."""
+    bad = {"version": 1, "root": {"type": "trait", "name": "plan", "op": "eq", "value": "go\u0000ld"}}
+    assert (
+        api.post("/api/v1/segments", json={"name": "a\u0000b", "definition": bad}).json()["field"] == "name"
+    )
+    assert (
+        api.post("/api/v1/segments", json={"name": "ok", "definition": bad}).json()["field"]
+        == "definition.root.value"
+    )
+    assert api.post("/api/v1/segments/preview", json={"definition": bad}).status_code == 400
+    static = api.post("/api/v1/segments", json={"name": "st", "kind": "static"}).json()
+    upload = api.post(f"/api/v1/segments/{static['id']}/members", json={"entries": ["user_id:a\u0000b"]})
+    assert upload.status_code == 400 and upload.json()["field"].startswith("entries.0")
+    export = api.get(f"/api/v1/segments/{static['id']}/export", params={"fields": "id,trait:a\u0000"})
+    assert export.status_code == 400 and export.json()["field"] == "fields"

@@ -36,6 +36,8 @@ def check_fields(fields: list[str]) -> list[str]:
     if not fields or len(fields) > 50:
         raise ValidationFailed("fields: give 1-50 comma-separated fields", field="fields")
     for f in fields:
+        if "\x00" in f:
+            raise ValidationFailed("fields: text may not contain the NUL character", field="fields")
         ok = f in PLAIN or (f.startswith("trait:") and 1 < len(f) <= 134) or f.replace("_", "").isalnum()
         if not ok:
             raise ValidationFailed(f"fields: unknown field {f!r}", field="fields")

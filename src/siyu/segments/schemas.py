@@ -35,8 +35,9 @@ CONDITION_TYPES: dict[str, tuple[str, str, str]] = {
 }
 
 _TYPES = frozenset(CONDITION_TYPES)
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str | None, Field(default=None, max_length=500)]
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL characters
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
+Description = Annotated[str | None, Field(default=None, max_length=500, pattern=NO_NUL)]
 
 
 class Definition(BaseModel):
@@ -82,8 +83,32 @@ def _failed(exc: PydanticError, prefix: str) -> ValidationFailed:
     return ValidationFailed(f"{where}: {message}" if where else message, field=where or prefix or None)
 
 
+def _nul_at(data: Any, path: str) -> str | None:
+    """The path of the first text (key or value) holding a NUL character."""
+    if isinstance(data, str):
+        return path if "\x00" in data else None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found = _nul_at(key, f"{path}.{key}") or _nul_at(value, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(data, list):
+        for index, value in enumerate(data):
+            found = _nul_at(value, f"{path}.{index}")
+            if found:
+                return found
+    return None
+
+
+def _refuse_nul(data: Any, field: str) -> None:
+    where = _nul_at(data, field)
+    if where:
+        raise ValidationFailed(f"{where}: text may not contain the NUL character (\\u0000)", field=where)
+
+
 def parse_definition(data: Any, field: str = "definition") -> Definition:
     """Validate a definition; errors name the path, e.g. `definition.root.children.1.window.last_days`."""
+    _refuse_nul(data, field)
     try:
         return Definition.model_validate(data)
     except PydanticError as exc:
@@ -92,6 +117,7 @@ def parse_definition(data: Any, field: str = "definition") -> Definition:
 
 def parse_condition(data: Any, field: str = "rule") -> Any:
     """Validate one condition tree (a rule tag's `rule`)."""
+    _refuse_nul(data, field)
     try:
         return _condition.validate_python(data)
     except PydanticError as exc:
@@ -137,7 +163,10 @@ class SegmentPreview(_Body):
     sample: int | None = Field(None, ge=0, le=200, description="Sample size (default: setting)")
 
 
-Entry = Annotated[int, Field(ge=1, le=2**63 - 1)] | Annotated[str, StringConstraints(max_length=300)]
+Entry = (
+    Annotated[int, Field(ge=1, le=2**63 - 1)]
+    | Annotated[str, StringConstraints(max_length=300, pattern=NO_NUL)]
+)
 
 
 class StaticMembersChange(_Body):
