@@ -143,3 +143,25 @@ def test_list_counts_members(session: Session) -> None:
     assert catalog.describe_tag(session, t3).members == 0
     with pytest.raises(ValidationFailed):
         catalog.create_tag(session, TagCreate(group_id=gid, name="d", rule=RULE))
+
+
+def test_a_saved_rule_tag_has_its_holders_at_once_and_follows_rule_edits(session: Session) -> None:
+    from siyu.core.pii import get_vault
+    from siyu.customers import search
+    from siyu.tags import membership
+    from tests.customers.identity_model import ensure_source, send
+
+    source_id = ensure_source(session)
+    people = [
+        {"type": "identify", "userId": u, "traits": {"city": c}} for u, c in (("sh", "上海"), ("bj", "北京"))
+    ]
+    send(session, source_id, people, [0])
+    shanghai, beijing = (search.by_identity(session, get_vault(), f"user_id:{u}")[0] for u in ("sh", "bj"))
+    gid = group(session, "城市规则", kind="rule")
+    city_is = lambda c: {"type": "trait", "name": "city", "op": "eq", "value": c}  # noqa: E731
+    tag_id = catalog.create_tag(session, TagCreate(group_id=gid, name="上海客户", rule=city_is("上海"))).id
+    holders = lambda cid: [t["id"] for t in membership.tags_of(session, cid)]  # noqa: E731
+    assert (holders(shanghai), holders(beijing)) == ([tag_id], [])
+
+    catalog.update_tag(session, tag_id, TagUpdate(rule=city_is("北京")))
+    assert (holders(shanghai), holders(beijing)) == ([], [tag_id])

@@ -125,7 +125,19 @@ def create_tag(session: Session, body: TagCreate) -> Tag:
     )
     session.add(tag)
     session.flush()
+    if rule is not None:
+        _build_rule_tag(session, tag, rule)
     return tag
+
+
+def _build_rule_tag(session: Session, tag: Tag, rule: dict[str, Any]) -> None:
+    """Refuse reference cycles (through segments or other rule tags), then give the tag its holders now;
+    afterwards the segment worker keeps them current like a segment's members."""
+    from siyu.segments import evaluation, graph  # segments imports the tag service: import late
+    from siyu.segments.schemas import parse_condition
+
+    graph.check_acyclic(session, ("tag", tag.id), parse_condition(rule), field="rule")
+    evaluation.rebuild_tag(session, tag.id, now(), reason="rule saved")
 
 
 def _checked_rule(group: TagGroup, rule: dict[str, Any] | None, *, required: bool) -> dict[str, Any] | None:
@@ -161,6 +173,9 @@ def update_tag(session: Session, tag_id: int, body: TagUpdate) -> Tag:
             raise ValidationFailed("a rule tag's rule cannot test the tag itself", field="rule")
         if rule != tag.rule:
             tag.rule, tag.rule_version = rule, tag.rule_version + 1
+            session.flush()
+            if rule is not None:
+                _build_rule_tag(session, tag, rule)
     session.flush()
     return tag
 
