@@ -169,3 +169,14 @@ def test_100k_customers_apply_set_based(session: Session) -> None:
     with counting(session) as again:
         assert service.apply(session, second.id, add=ids, actor="x", reason=None, at=AT).added == []
     assert len(again) <= 3 * (100_000 // service.CHUNK) + 10
+
+
+def test_manual_changes_queue_the_customers_for_segment_evaluation(session: Session) -> None:
+    from siyu.segments.tables import EvaluationDue
+
+    a, b = make_customers(session, 2)
+    session.query(EvaluationDue).delete()
+    group = service.ensure_group(session, "兴趣", category="interest", kind="static", exclusive=False)
+    tag_id = service.ensure_tag(session, group.id, "护肤").id
+    service.apply(session, tag_id, add=[a, b], actor="user:li", reason=None, at=AT)
+    assert sorted(session.scalars(select(EvaluationDue.customer_id))) == sorted([a, b])

@@ -197,6 +197,10 @@ def apply_resolved(
         writer.flush()
         if progress:
             progress(len(part))
+    if not actor.startswith("rule:"):  # rule tags change inside the segment pass, in dependency order
+        from siyu.segments.queue import enqueue_now
+
+        enqueue_now(session, [*delta.added, *delta.removed], at, "manual")  # segments testing this tag
     return delta
 
 
