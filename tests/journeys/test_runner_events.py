@@ -242,3 +242,15 @@ def test_a_changed_date_trait_moves_the_entry(world: World) -> None:
     w.clock.current = shanghai(2026, 11, 20, 10, 5)
     w.drive()
     assert [m.recipient for m in w.delivered()] == ["d1"]
+
+
+def test_the_first_activation_starts_reading_at_the_end_of_the_log(world: World) -> None:
+    w = world
+    w.identify("early")
+    w.track("early", "Signed Up", plan="before")  # before any journey existed: not replayed
+    w.journey(welcome())
+    w.drive()
+    assert run_count(w) == 0
+    w.track("early", "Signed Up", plan="after")
+    w.drive()
+    assert [m.body for m in w.delivered()] == ["欢迎 after"]

@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from siyu.core.database import insert_for
 from siyu.core.errors import Conflict, NotFound, ValidationFailed
+from siyu.events.tables import Event as EventRow
 from siyu.messaging.tables import OutboxMessage
 
 from . import store
@@ -90,8 +92,25 @@ def transition(session: Session, journey_id: int, action: str, *, now: datetime)
     journey.status, journey.updated_at = TARGET[action], now
     if action == "activate" and journey.activated_at is None:
         journey.activated_at = now
+        start_event_cursor(session, now)
     session.flush()
     return journey
+
+
+def start_event_cursor(session: Session, now: datetime) -> None:
+    """The first activation places the event reader at the end of the log: journeys react to what
+    happens from then on, and a deployment with years of imported events does not replay them."""
+    from .tables import RunnerCursor
+    from .triggers_io import EVENTS_CURSOR
+
+    last = int(session.scalar(select(func.max(EventRow.id))) or 0)
+    kind = session.get_bind().dialect.name
+    values = {"name": EVENTS_CURSOR, "position": last, "data": {}, "updated_at": now}
+    session.execute(
+        insert_for(kind, RunnerCursor.__table__)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
 
 
 def list_journeys(session: Session, *, include_archived: bool = False) -> list[Journey]:
