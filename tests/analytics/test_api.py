@@ -193,3 +193,10 @@ def test_experiments(api: httpx.Client, viewer: httpx.Client, session: Session) 
     assert error(viewer.get("/api/v1/experiments/nope"), 404)["field"] == "journey_id"
     assert error(viewer.get("/api/v1/experiments/j1", params={"weights": "A=1"}), 400)["field"] == "weights"
     assert error(viewer.get("/api/v1/experiments/j1", params={"goal": "x\x00"}), 400)["field"] == "goal"
+
+
+def test_a_digit_like_source_is_a_400_not_a_500(api: httpx.Client) -> None:
+    # '¹' is a Unicode digit that int() refuses: it must be looked up as a name, never crash
+    response = api.get("/api/v1/metrics/cohorts/retention", params={"source": "¹"})
+    assert response.status_code == 400
+    assert response.json()["field"] == "source"

@@ -46,7 +46,7 @@ def clean(value: str, field: str) -> str:
 
 
 def _as_id(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) <= MAX_ID_DIGITS else None
+    return int(value) if value.isdecimal() and len(value) <= MAX_ID_DIGITS else None
 
 
 def acquisition_source(customer_id: Any) -> ColumnElement[Any]:
@@ -97,7 +97,7 @@ def trait_equals(name: str, value: str) -> ColumnElement[bool]:
     """Trait `name` holds `value` (as a JSON string, or as a number when `value` is one)."""
     t = Trait.__table__.c
     options: list[Any] = [literal(value, Json)]
-    if value.lstrip("-").isdigit():
+    if value.lstrip("-").isdecimal():
         options.append(literal(int(value), Json))
     return (t.name == name) & or_(*(t.value == option for option in options))
 

@@ -114,7 +114,7 @@ def template_param_set(params: Mapping[str, str]) -> list[str]:
     """Tencent templates are filled by position: params keyed "1", "2", … in that order."""
     if not params:
         return []
-    if not all(key.isdigit() for key in params):
+    if not all(key.isdecimal() for key in params):
         raise ValidationFailed('Tencent SMS parameters are numbered: {"1": …, "2": …}', field="params")
     numbers = sorted(int(key) for key in params)
     if numbers != list(range(1, len(numbers) + 1)):

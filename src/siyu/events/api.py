@@ -22,7 +22,7 @@ async def _read_body(request: Request) -> bytes:
     """The raw body, refused as soon as it passes the limit (a chunked body has no length up front)."""
     limit = get_settings().max_request_bytes
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isdecimal() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes", field="body")
     raw = bytearray()
     async for chunk in request.stream():

@@ -79,7 +79,7 @@ def _value(token: str, low: int, high: int, names: dict[str, int], field: str) -
     token = token.strip().lower()
     if token in names:
         return names[token]
-    if not token.isdigit():
+    if not token.isdecimal():
         raise CronError(f"{field}: {token!r} is not a number{' or a name' if names else ''}")
     value = int(token)
     if not low <= value <= high:

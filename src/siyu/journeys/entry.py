@@ -47,7 +47,7 @@ def _same_id(value: Any, wanted: int) -> bool:
         return False
     if isinstance(value, int):
         return value == wanted
-    return isinstance(value, str) and value.strip().isdigit() and int(value) == wanted
+    return isinstance(value, str) and value.strip().isdecimal() and int(value) == wanted
 
 
 def may_enter(

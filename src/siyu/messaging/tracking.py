@@ -66,7 +66,7 @@ def unsubscribe_token(customer_id: int, channel: str, code: str) -> str:
 def read_token(token: str) -> tuple[int, str, str]:
     """(customer id, channel family, open code) of a valid token; ValidationFailed otherwise."""
     parts = token.split(".")
-    if len(parts) != 4 or not parts[0].isdigit():
+    if len(parts) != 4 or not parts[0].isdecimal():
         raise ValidationFailed("not an unsubscribe link", field="token")
     cid, family, code, sig = parts
     if not hmac.compare_digest(sig, _mac("unsub", cid, family, code, size=24)):

@@ -63,7 +63,7 @@ def _chunks(session: Session, segment_id: int) -> Iterator[list[tuple[int, Any]]
 
 def _safe(value: Any) -> Any:
     """Spreadsheets run cells starting with = + - @ as formulas: quote them."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not value[1:2].isdigit():
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not value[1:2].isdecimal():
         return "'" + value
     return value
 

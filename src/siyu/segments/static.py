@@ -23,12 +23,12 @@ def resolve_entries(
     session: Session, vault: Vault, entries: Sequence[int | str]
 ) -> tuple[list[int], list[dict[str, Any]]]:
     """Customer ids for the entries, and the entries that match no one (with their 1-based position)."""
-    numbers = [int(e) for e in entries if isinstance(e, int) or e.strip().isdigit()]
+    numbers = [int(e) for e in entries if isinstance(e, int) or e.strip().isdecimal()]
     found = resolve(session, numbers)
     ids: list[int] = []
     rejected: list[dict[str, Any]] = []
     for position, entry in enumerate(entries, start=1):
-        if isinstance(entry, int) or entry.strip().isdigit():
+        if isinstance(entry, int) or entry.strip().isdecimal():
             cid = found.get(int(entry))
             if cid is None:
                 rejected.append({"line": position, "value": str(entry), "reason": "no such customer"})

@@ -78,7 +78,7 @@ def _classify(value: int | str) -> tuple[str, int | str] | str:
     text = value.strip()
     if "\x00" in text:
         return "contains a NUL character"
-    if text.isascii() and text.isdigit():
+    if text.isascii() and text.isdecimal():
         number = int(text)
         return ("id", number) if 1 <= number <= MAX_ID else "customer id out of range"
     if text.lower().startswith("identity "):

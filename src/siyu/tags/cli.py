@@ -29,7 +29,7 @@ def find_tag(session: Session, spec: str) -> int:
     """A tag id from `GROUP/NAME` (either may contain '/': every split is tried) or a numeric id."""
     from siyu.tags.tables import Tag, TagGroup
 
-    if spec.strip().isdigit():
+    if spec.strip().isdecimal():
         return int(spec)
     for at in (i for i, ch in enumerate(spec) if ch == "/"):
         group, name = spec[:at].strip(), spec[at + 1 :].strip()

@@ -72,7 +72,7 @@ def rows_for(session: Session, vault: Vault, ids: list[int], sees_pii: bool) -> 
 
 
 def _int_or_none(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() else None
+    return int(text) if text and text.isdecimal() else None
 
 
 @router.get("/customers")

@@ -123,7 +123,7 @@ def insight_page(
         return refused
     cohort = cohort if cohort in COHORT_SPANS else "month"
     try:
-        first, last = period(start, end, int(days) if days and days.isdigit() else None)
+        first, last = period(start, end, int(days) if days and days.isdecimal() else None)
         tiles = [_tile(page, session, name, first, last) for name in KPIS]
         retention = cohorts.retention(
             session, by="first_order", unit=cohort, start=_cohort_start(last, cohort), end=last,  # type: ignore[arg-type]

@@ -147,7 +147,7 @@ def _parameters(spec: dict[str, str], fields: dict[str, str]) -> dict[str, Any]:
         if not value:
             continue
         if kind.startswith("int"):
-            if not value.isdigit() or len(value) > 18:
+            if not value.isdecimal() or len(value) > 18:
                 raise ValidationFailed(f"{name}: a whole number is needed", field=name)
             out[name] = int(value)
         else:
