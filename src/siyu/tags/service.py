@@ -197,7 +197,9 @@ def apply_resolved(
         writer.flush()
         if progress:
             progress(len(part))
-    if not actor.startswith("rule:"):  # rule tags change inside the segment pass, in dependency order
+    # rule tags change inside the segment pass (in dependency order); system jobs (RFM, lifecycle,
+    # predictions) queue what they changed themselves
+    if not actor.startswith(("rule:", "system:")):
         from siyu.segments.queue import enqueue_now
 
         enqueue_now(session, [*delta.added, *delta.removed], at, "manual")  # segments testing this tag
