@@ -1,8 +1,9 @@
 """The `wecom` channel: 1:1 mass send (`add_msg_template`), group mass send, and welcome messages.
 
 A mass send only reaches the customer after the staff member confirms it in WeCom, so its result is
-`queued_for_confirmation` with the msgid; `confirmation()` reads the send state back. Messages that share
-sender and content are sent in one call (≤ 10,000 customers each), as WeCom intends.
+`queued_for_confirmation` with the msgid; `confirmed()` and `confirmation()` read the send state back
+(siyu.messaging.confirmations polls them). Messages that share sender and content are sent in one call
+(≤ 10,000 customers each), as WeCom intends.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class WeComChannel:
     def confirmation(self, msgid: str, sender: str) -> list[GroupMsgSendResult]:
         """Per customer (or group) of a mass send: status 0 awaiting, 1 sent, 2 not a friend, 3 limit."""
         return self.api.get_groupmsg_send_result(msgid, sender)
+
+    def confirmed(self, msgid: str, sender: str) -> bool:
+        """Has `sender` confirmed (sent) the mass send `msgid` in the WeCom app? (`get_groupmsg_task`)"""
+        return any(t.userid == sender and t.status == 2 for t in self.api.get_groupmsg_task(msgid))
 
     def _mass_send(
         self, sender: str, messages: list[OutboundMessage], indexes: list[int]

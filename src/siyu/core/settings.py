@@ -405,6 +405,23 @@ class Settings(BaseSettings):
     predict_churn_max_train: int = Field(
         200_000, ge=1000, description="At most this many customers train the churn classifier (a sample)."
     )
+    wecom_confirmation_interval_s: int = Field(
+        300,
+        ge=0,
+        description="How often the worker reads WeCom mass sends' confirmation state back (s; 0 = never).",
+    )
+    wecom_confirmation_expiry_hours: float = Field(
+        72.0,
+        gt=0,
+        description="A WeCom mass send still unconfirmed this long after it was queued fails: "
+        "expired_unconfirmed.",
+    )
+    wecom_confirmation_max_tasks: int = Field(
+        200,
+        ge=1,
+        le=10_000,
+        description="WeCom mass-send tasks (msgid, sender) one confirmation run reads at most.",
+    )
 
     @field_validator("identity_rules")
     @classmethod

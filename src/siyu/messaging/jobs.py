@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from siyu.core import clock
-from siyu.worker.jobs import SessionFactory, register
+from siyu.worker.jobs import SessionFactory, every, register
 
+from .confirmations import run_confirmations
 from .dispatch import dispatch_batch
 
 log = logging.getLogger(__name__)
@@ -34,3 +35,8 @@ def run_dispatch(factory: SessionFactory, now: datetime) -> int:
 
 
 register("messaging.dispatch", run_dispatch)
+register(
+    "messaging.wecom_confirmations",
+    run_confirmations,
+    schedule=every(lambda s: s.wecom_confirmation_interval_s),
+)
