@@ -26,6 +26,7 @@ ROUTERS = (
     "siyu.messaging.api",
     "siyu.analytics.api",
     "siyu.predict.api",
+    "siyu.wecom.api",
     "siyu.web.console",
 )
 
