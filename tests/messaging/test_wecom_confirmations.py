@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -150,6 +151,27 @@ def test_two_runs_reading_the_same_rows_record_each_outcome_once(
     with w.session() as s:
         counts = service.stats(s, jid)["arms"]["all"]
     assert (counts["delivered"], counts["failed"]) == (1, 1)
+
+
+def test_operators_see_the_confirmation_state_in_the_messages_api(
+    world: World, scripted_wecom: ScriptedWeCom, api: httpx.Client
+) -> None:
+    w, fake = world, scripted_wecom
+    c1, c2 = customers(w, 2)
+    jid = w.journey(mass_send())
+    w.trigger(jid, [c1, c2])
+    w.drive()
+    poll(w)
+    listed = api.get("/api/v1/messages", params={"journey_id": jid}).json()
+    waiting = {(m["status"], m["reason_code"]) for m in listed}
+    assert waiting == {("queued_for_confirmation", "awaiting_staff")}
+    assert all(m["reason_zh"] and m["reason_en"] and m["provider_id"] for m in listed)
+    fake.statuses = {"wm2": 3}
+    fake.confirm(listed[0]["provider_id"])
+    poll(w)
+    listed = api.get("/api/v1/messages", params={"journey_id": jid}).json()
+    assert {m["customer_id"]: (m["status"], m["reason_code"]) for m in listed} == {
+        c1: ("sent", "confirmed_sent"), c2: ("failed", "mass_limit_reached")}  # fmt: skip
 
 
 def test_rate_limit_stops_the_run_and_the_next_run_carries_on(
