@@ -14,6 +14,7 @@ import pytest
 
 from siyu.channels.base import SendStatus
 from siyu.channels.webhook import WebhookChannel, sign, verify
+from siyu.core.errors import ValidationFailed
 from siyu.devtools.pg_server import free_port
 from tests.conftest import FrozenClock
 
@@ -28,6 +29,7 @@ class Sink:
         self.status = 200
         self.headers: dict[str, str] = {}
         self.delay_s = 0.0
+        self.close_after_answer = False  # drop the connection after each answer, without saying so
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,6 +48,7 @@ class Sink:
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that timed out
                     self.wfile.write(b"{}")
+                self.close_connection = sink.close_after_answer
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -127,4 +130,44 @@ def test_connection_is_reused(sink: Sink) -> None:
         assert channel.send(message(channel="webhook", idempotency_key=f"k{i}")).ok
     assert len(sink.received) == 5
     assert len({r["peer"] for r in sink.received}) == 1  # one keep-alive connection
+    channel.close()
+
+
+def test_a_connection_the_receiver_closed_while_idle_is_replaced(sink: Sink) -> None:
+    """The sink drops each connection after answering (without saying so): the next send finds the
+    pooled connection dead before any answer and goes out once more on a fresh one."""
+    channel = WebhookChannel(sink.url, SECRET)
+    sink.close_after_answer = True
+    for i in range(3):
+        assert channel.send(message(channel="webhook", idempotency_key=f"k{i}")).ok
+    keys = [r["headers"]["Idempotency-Key"] for r in sink.received]
+    assert keys == ["k0", "k1", "k2"]
+    assert len({r["peer"] for r in sink.received}) == 3
+    channel.close()
+
+
+def test_a_url_that_is_not_http_is_refused_naming_the_setting() -> None:
+    with pytest.raises(ValidationFailed) as error:
+        WebhookChannel("ftp://example.com/hook", SECRET)
+    assert error.value.field == "webhook_url"
+
+
+def test_concurrent_sends_share_the_pool(sink: Sink) -> None:
+    channel = WebhookChannel(sink.url, SECRET)
+    results: list[bool] = []
+
+    def send(n: int) -> None:
+        for i in range(10):
+            results.append(channel.send(message(channel="webhook", idempotency_key=f"t{n}-{i}")).ok)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [True] * 40
+    assert sorted(r["headers"]["Idempotency-Key"] for r in sink.received) == sorted(
+        f"t{n}-{i}" for n in range(4) for i in range(10)
+    )
+    assert len({r["peer"] for r in sink.received}) <= 4  # connections reused, at most one per thread
     channel.close()

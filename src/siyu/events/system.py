@@ -25,6 +25,12 @@ _source_ids: dict[str, int] = {}
 _ON_CONFLICT = " ON CONFLICT (source_id, message_id) DO NOTHING"
 _CONTEXT = fastsql.db_json({"library": {"name": "siyu"}})
 _CHUNK = 1000
+_INSERT_PG = (
+    f"INSERT INTO events ({', '.join(COLUMNS)})"  # noqa: S608 (names from code)
+    " SELECT u.c, %s, u.k, 'track', u.n, u.t, %s, u.p::jsonb, %s::jsonb"
+    " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::text[]) AS u(c, k, n, t, p)"
+    + _ON_CONFLICT
+)
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,10 @@ def record(session: Session, events: Sequence[SystemEvent], *, received_at: date
         sql = fastsql.insert_sql(kind, "events", COLUMNS, json_columns=("properties", "context"))
         fastsql.run_many(session, sql + _ON_CONFLICT, rows)
         return
-    # PostgreSQL: one multi-row statement per chunk (executemany would be one round trip per row)
-    row_marks = (
-        "(" + ", ".join("%s::jsonb" if c in ("properties", "context") else "%s" for c in COLUMNS) + ")"
-    )
+    # PostgreSQL: one statement per chunk whose rows travel as arrays (unnest): psycopg parses the short
+    # query once, where a multi-row VALUES list cost it ~76 µs per row to parse
     for start in range(0, len(rows), _CHUNK):
         part = rows[start : start + _CHUNK]
-        values = ", ".join([row_marks] * len(part))
-        sql = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES {values}{_ON_CONFLICT}"  # noqa: S608
-        session.connection().exec_driver_sql(sql, tuple(v for row in part for v in row))
+        columns = [list(c) for c in zip(*part, strict=True)]
+        params = (source_id, received, _CONTEXT, columns[0], columns[2], columns[4], columns[5], columns[7])
+        session.connection().exec_driver_sql(_INSERT_PG, params)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from siyu.core import fastsql
 from siyu.core.columns import Json
 from siyu.core.database import UTCDateTime
-from siyu.messaging.sqlids import ids_value, keys_value, text_in
+from siyu.messaging.sqlids import ids_value, insert_unnest, keys_value, text_in, update_unnest
 
 from .schemas import JourneyVersion, parse_definition
 from .tables import Journey, JourneyTimer, JourneyVersionRow
@@ -109,21 +109,27 @@ _RUN_COLUMNS = ("state", "status", "updated_at", "next_timer_at", "exited_at", "
 _RUN_TIMES = frozenset({"updated_at", "next_timer_at", "exited_at", "converted_at"})
 
 
+_RUN_TYPES = {"state": "jsonb", "status": "text", "updated_at": "timestamptz", "next_timer_at": "timestamptz",
+              "exited_at": "timestamptz", "exit_reason": "text", "converted_at": "timestamptz"}  # fmt: skip
+
+
 def write_runs(session: Session, changes: Mapping[int, Mapping[str, Any]]) -> None:
-    """Store new run states: one driver-level executemany over `changes` (run id → the columns above;
-    `state` as JSON text)."""
+    """Store new run states (run id → the columns above; `state` as JSON text): one statement with the
+    rows as arrays on PostgreSQL, one driver-level executemany on SQLite."""
     if not changes:
         return
     kind = fastsql.dialect(session)
-    mark = "?" if kind == "sqlite" else "%s"
-    sets = ", ".join(
-        f"{c} = {mark}::jsonb" if c == "state" and kind != "sqlite" else f"{c} = {mark}" for c in _RUN_COLUMNS
-    )
+    if kind == "postgresql":
+        typed = [(c, _RUN_TYPES[c]) for c in _RUN_COLUMNS]
+        rows = [(rid, *(change[c] for c in _RUN_COLUMNS)) for rid, change in sorted(changes.items())]
+        update_unnest(session, "journey_runs", ("id", "bigint"), typed, rows)
+        return
+    sets = ", ".join(f"{c} = ?" for c in _RUN_COLUMNS)
     rows = [
         (*(fastsql.db_time(kind, change[c]) if c in _RUN_TIMES else change[c] for c in _RUN_COLUMNS), rid)
         for rid, change in sorted(changes.items())
     ]
-    fastsql.run_many(session, f"UPDATE journey_runs SET {sets} WHERE id = {mark}", rows)  # noqa: S608
+    fastsql.run_many(session, f"UPDATE journey_runs SET {sets} WHERE id = ?", rows)  # noqa: S608
 
 
 def live_run_ids(session: Session, customer_ids: Iterable[int]) -> dict[int, list[tuple[int, int, int]]]:
@@ -201,6 +207,13 @@ _TIMER_COLUMNS = (
     "payload",
     "created_at",
 )
+_TIMER_TYPES = list(
+    zip(
+        _TIMER_COLUMNS,
+        ("text", "text", "bigint", "int", "bigint", "timestamptz", "text", "jsonb", "timestamptz"),
+        strict=True,
+    )
+)
 
 
 def schedule_timers(session: Session, rows: Sequence[dict[str, Any]], now: datetime) -> None:
@@ -209,13 +222,16 @@ def schedule_timers(session: Session, rows: Sequence[dict[str, Any]], now: datet
         return
     kind = fastsql.dialect(session)
     created = fastsql.db_time(kind, now)
-    sql = fastsql.insert_sql(kind, "journey_timers", _TIMER_COLUMNS, json_columns=("payload",))
     values = [
         (r["key"], r["kind"], r["run_id"], r["journey_id"], r["customer_id"],
          fastsql.db_time(kind, r["due_at"]), r["status"],
          None if r["payload"] is None else fastsql.db_json(r["payload"]), created)
         for r in sorted(rows, key=lambda r: str(r["key"]))
     ]  # fmt: skip
+    if kind == "postgresql":
+        insert_unnest(session, "journey_timers", _TIMER_TYPES, values, " ON CONFLICT (key) DO NOTHING")
+        return
+    sql = fastsql.insert_sql(kind, "journey_timers", _TIMER_COLUMNS, json_columns=("payload",))
     fastsql.run_many(session, sql + " ON CONFLICT (key) DO NOTHING", values)
 
 

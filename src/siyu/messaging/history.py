@@ -20,7 +20,7 @@ from siyu.core.settings import get_settings
 
 from .localtime import check_zone
 from .policy import ConsentStatus, ContactHistory, Policy, SentMessage, channel_family
-from .sqlids import ids_value, keys_value, text_in
+from .sqlids import ids_value, insert_unnest, keys_value, text_in
 from .tables import ChannelSetting
 
 HISTORY_DAYS = 8  # the current local ISO week and day, whatever the zone
@@ -89,6 +89,9 @@ def policy(settings_rows: Mapping[str, ChannelSetting]) -> Policy:
 
 
 _LOG_COLUMNS = ("key", "customer_id", "channel", "purpose", "mass", "journey_id", "at")
+_LOG_TYPES = list(
+    zip(_LOG_COLUMNS, ("text", "bigint", "text", "text", "bool", "int", "timestamptz"), strict=True)
+)
 
 
 def log_sends(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -97,12 +100,15 @@ def log_sends(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
     kind = fastsql.dialect(session)
-    sql = fastsql.insert_sql(kind, "message_log", _LOG_COLUMNS) + " ON CONFLICT (key) DO NOTHING"
     values = [
         (r["key"], r["customer_id"], r["channel"], r["purpose"], bool(r["mass"]), r["journey_id"],
          fastsql.db_time(kind, r["at"]))
         for r in sorted(rows, key=lambda r: str(r["key"]))
     ]  # fmt: skip
+    if kind == "postgresql":
+        insert_unnest(session, "message_log", _LOG_TYPES, values, " ON CONFLICT (key) DO NOTHING")
+        return
+    sql = fastsql.insert_sql(kind, "message_log", _LOG_COLUMNS) + " ON CONFLICT (key) DO NOTHING"
     fastsql.run_many(session, sql, values)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core import fastsql
 
+from .sqlids import insert_unnest, update_unnest
 from .tables import CLAIMABLE, OUTBOX_STATUSES, OutboxMessage
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
@@ -32,6 +33,17 @@ _INSERT = ("key", "customer_id", "journey_id", "version", "run_id", "node_id", "
            "template_id", "purpose", "urgent", "mass", "coupon_pool", "context", "created_at", "expires_at",
            "status", "attempts", "deferrals", "next_attempt_at", "updated_at")  # fmt: skip
 _INSERT_TIMES = frozenset({"created_at", "expires_at", "next_attempt_at", "updated_at"})
+_PG_TYPES = {
+    "key": "text", "customer_id": "bigint", "journey_id": "int", "version": "int", "run_id": "bigint",
+    "node_id": "text", "arm": "text", "channel": "text", "template_id": "text", "purpose": "text",
+    "urgent": "bool", "mass": "bool", "coupon_pool": "text", "context": "jsonb", "created_at": "timestamptz",
+    "expires_at": "timestamptz", "status": "text", "attempts": "int", "deferrals": "int",
+    "next_attempt_at": "timestamptz", "updated_at": "timestamptz", "lease_until": "timestamptz",
+    "reason_code": "text", "reason_zh": "text", "reason_en": "text", "provider_id": "text",
+    "track_code": "text", "subject": "text", "body": "text", "html_body": "text", "params": "jsonb",
+    "sent_at": "timestamptz", "template_version": "int",
+}  # fmt: skip
+_INSERT_PG = [(c, _PG_TYPES[c]) for c in _INSERT]
 
 
 def enqueue(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -48,6 +60,9 @@ def enqueue(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
             else fastsql.db_json(item[c]) if c == "context" else item[c]
             for c in _INSERT
         ))  # fmt: skip
+    if kind == "postgresql":
+        insert_unnest(session, "outbox", _INSERT_PG, values, " ON CONFLICT (key) DO NOTHING")
+        return
     sql = (
         fastsql.insert_sql(kind, "outbox", _INSERT, json_columns=("context",))
         + " ON CONFLICT (key) DO NOTHING"
@@ -116,8 +131,9 @@ _TIMES = frozenset({"next_attempt_at", "lease_until", "sent_at", "updated_at"})
 
 
 def write(session: Session, changes: Sequence[Mapping[str, Any]], *, only_status: str | None = None) -> None:
-    """Bulk update rows by `id`: changes naming the same columns run as one driver-level executemany
-    (values converted here once). `only_status`: change a row only while it still has this status."""
+    """Bulk update rows by `id`: changes naming the same columns run as one statement (PostgreSQL: the
+    rows as arrays) or one driver-level executemany (SQLite), values converted here once.
+    `only_status`: change a row only while it still has this status."""
     kind = fastsql.dialect(session)
     mark = "?" if kind == "sqlite" else "%s"
     groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
@@ -125,11 +141,17 @@ def write(session: Session, changes: Sequence[Mapping[str, Any]], *, only_status
         columns = tuple(c for c in _UPDATE_COLUMNS if c in change)
         values = tuple(_value(kind, c, change[c]) for c in columns)
         groups.setdefault(columns, []).append((*values, change["id"]))
+    guard = f"status = '{only_status}'" if only_status in OUTBOX_STATUSES else ""
     for columns, rows in groups.items():
-        sets = ", ".join(f"{c} = {mark}::jsonb" if c == "params" and kind != "sqlite" else f"{c} = {mark}"
-                         for c in columns)  # fmt: skip
-        guard = f" AND status = '{only_status}'" if only_status in OUTBOX_STATUSES else ""
-        fastsql.run_many(session, f"UPDATE outbox SET {sets} WHERE id = {mark}{guard}", rows)  # noqa: S608
+        if kind == "postgresql":  # one statement per group, the rows as arrays
+            typed = [(c, _PG_TYPES[c]) for c in columns]
+            by_id = [(row[-1], *row[:-1]) for row in rows]
+            only = f"outbox.{guard}" if guard else ""
+            update_unnest(session, "outbox", ("id", "bigint"), typed, by_id, only)
+            continue
+        sets = ", ".join(f"{c} = {mark}" for c in columns)
+        where = f" AND {guard}" if guard else ""
+        fastsql.run_many(session, f"UPDATE outbox SET {sets} WHERE id = {mark}{where}", rows)  # noqa: S608
 
 
 def _value(kind: str, column: str, value: Any) -> Any:

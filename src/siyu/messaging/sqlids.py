@@ -7,7 +7,7 @@ Use: `text_in(session, "SELECT … WHERE {in}", "customer_id")` with `{"ids": id
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -53,3 +53,61 @@ def text_in(
     if lock is not None and _postgres(session):
         sql += " FOR UPDATE SKIP LOCKED" if lock == "skip" else " FOR UPDATE"
     return text(sql)
+
+
+# --- bulk writes through arrays (PostgreSQL) -----------------------------------------------------------
+#
+# `INSERT … SELECT … FROM unnest(%s::bigint[], %s::text[], …)` and `UPDATE … FROM unnest(…)` carry any
+# number of rows in one short statement: psycopg parses the query text once (and prepares it after a
+# few runs) instead of parsing a multi-row VALUES list or sending one statement per row, and PostgreSQL
+# plans it once. JSON columns travel as text[] and are cast per element (`u.x::jsonb`).
+
+PgColumn = tuple[str, str]  # (name, PostgreSQL type of a value: bigint, text, bool, timestamptz, jsonb…)
+
+
+def unnest_from(columns: Sequence[PgColumn], alias: str = "u") -> str:
+    """`unnest(%s::type[], …) AS alias(name, …)`: one array parameter per column, in order."""
+    arrays = ", ".join(f"%s::{'text' if kind == 'jsonb' else kind}[]" for _, kind in columns)
+    return f"unnest({arrays}) AS {alias}({', '.join(name for name, _ in columns)})"
+
+
+def unnest_select(columns: Sequence[PgColumn], alias: str = "u") -> str:
+    """The select list reading `unnest_from`'s columns back (JSON cast to jsonb)."""
+    return ", ".join(f"{alias}.{n}::jsonb" if kind == "jsonb" else f"{alias}.{n}" for n, kind in columns)
+
+
+def arrays(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows (tuples of `width` values) as one list per column, the parameters of `unnest_from`."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def insert_unnest(
+    session: Session, table: str, columns: Sequence[PgColumn], rows: Sequence[Sequence[Any]], suffix: str = ""
+) -> None:
+    """PostgreSQL: insert `rows` (values in `columns` order, JSON as text) in one statement."""
+    if not rows:
+        return
+    names = ", ".join(n for n, _ in columns)
+    sql = f"INSERT INTO {table} ({names}) SELECT {unnest_select(columns)} FROM {unnest_from(columns)}{suffix}"  # noqa: S608 (names from code)
+    session.connection().exec_driver_sql(sql, tuple(arrays(rows, len(columns))))
+
+
+def update_unnest(
+    session: Session,
+    table: str,
+    key: PgColumn,
+    columns: Sequence[PgColumn],
+    rows: Sequence[Sequence[Any]],
+    guard: str = "",
+) -> None:
+    """PostgreSQL: `UPDATE table SET c = u.c, … FROM unnest(…) WHERE table.key = u.key` for `rows`
+    (the key first, then the values in `columns` order); `guard`: extra SQL ANDed to the WHERE."""
+    if not rows:
+        return
+    every = [key, *columns]
+    sets = ", ".join(f"{n} = u.{n}::jsonb" if kind == "jsonb" else f"{n} = u.{n}" for n, kind in columns)
+    where = f"{table}.{key[0]} = u.{key[0]}" + (f" AND {guard}" if guard else "")
+    sql = f"UPDATE {table} SET {sets} FROM {unnest_from(every)} WHERE {where}"  # noqa: S608 (names from code)
+    session.connection().exec_driver_sql(sql, tuple(arrays(rows, len(every))))
