@@ -13,6 +13,7 @@ from sqlalchemy import text
 import siyu
 from siyu.core.database import get_engine
 from siyu.core.errors import SiyuError
+from siyu.web.guards import RejectNul
 
 # Routers of each capability, included in this order. A capability still being built may be absent.
 ROUTERS = (
@@ -55,6 +56,7 @@ def create_app() -> FastAPI:
         allow_headers=["*"],
         allow_credentials=True,
     )
+    app.add_middleware(RejectNul)
 
     @app.exception_handler(SiyuError)
     async def _domain_error(_request: Request, exc: SiyuError) -> JSONResponse:
