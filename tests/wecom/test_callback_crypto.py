@@ -173,3 +173,10 @@ def test_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         )
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("signature", ["签名" * 20, "\udcff" * 40, "é" + "0" * 39])
+def test_a_non_ascii_signature_is_rejected_not_an_error(signature: str) -> None:
+    with pytest.raises(CallbackRejected) as caught:
+        SAMPLE.verify_url(signature, "1476416373", "47744683", ECHOSTR)
+    assert caught.value.field == "msg_signature"

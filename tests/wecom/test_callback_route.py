@@ -176,3 +176,28 @@ def test_forged_and_broken_bodies_are_refused(http: httpx.Client, db_url: str) -
         assert response.status_code == 400, (field, response.text)
         assert response.json()["field"] == field
     assert contact_events(db_url) == []
+
+
+@pytest.mark.slow
+def test_fuzzed_callbacks_never_cause_a_server_error(http: httpx.Client, live_server: LiveServer) -> None:
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    schema = schemathesis.openapi.from_url(f"{live_server.url}/openapi.json").include(path_regex="^/wecom/")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.method.upper() for op in operations} == {"GET", "POST"}
+    for operation in operations:
+
+        @given(case=operation.as_strategy(), body=st.binary(max_size=2000) | st.text(max_size=2000))
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case: schemathesis.Case, body: bytes | str) -> None:
+            if case.method.upper() == "POST":
+                response = http.post(URL, params=case.query or {}, content=body)
+            else:
+                response = case.call(timeout=30)
+            assert response.status_code < 500, f"{case.method} {case.query}: {response.text[:300]}"
+            if response.status_code >= 400:
+                assert response.json().get("field"), response.text
+
+        check()

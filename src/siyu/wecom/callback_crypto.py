@@ -98,7 +98,9 @@ class WeComCallbackCrypto:
 
     def check_signature(self, msg_signature: str, timestamp: str, nonce: str, encrypt: str) -> None:
         expected = sha1_signature(self.token, timestamp, nonce, encrypt)
-        if not hmac.compare_digest(expected, (msg_signature or "").lower()):
+        # compare bytes: compare_digest refuses str with non-ASCII characters (a forged signature, not a 500)
+        given = (msg_signature or "").lower().encode("utf-8", "replace")
+        if not hmac.compare_digest(expected.encode(), given):
             raise CallbackRejected(
                 "msg_signature does not match (wrong token, or a forged request)", field="msg_signature"
             )
