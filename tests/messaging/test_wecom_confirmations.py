@@ -174,6 +174,33 @@ def test_operators_see_the_confirmation_state_in_the_messages_api(
         c1: ("sent", "confirmed_sent"), c2: ("failed", "mass_limit_reached")}  # fmt: skip
 
 
+def test_tasks_are_taken_least_recently_checked_first_and_waiting_rows_are_not_rewritten(
+    world: World, scripted_wecom: ScriptedWeCom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from siyu.core.settings import get_settings
+
+    w, fake = world, scripted_wecom
+    c1, c2, c3 = customers(w, 3)
+    w.owner(c3, userid="lisi", name="李四")  # another sender: another task
+    w.trigger(w.journey(mass_send()), [c1, c2, c3])
+    w.drive()
+    senders = sorted(c["sender"] for c in fake.calls_to("externalcontact/add_msg_template"))
+    assert senders == ["lisi", "zhangsan"]
+    monkeypatch.setenv("SIYU_WECOM_CONFIRMATION_MAX_TASKS", "1")
+    get_settings.cache_clear()
+    asked = []
+    for _poll in range(4):
+        w.clock.current = w.now + timedelta(minutes=5)
+        before = len(fake.calls_to("externalcontact/get_groupmsg_task"))
+        poll(w)
+        (task,) = fake.calls_to("externalcontact/get_groupmsg_task")[before:]
+        asked.append(fake.templates[task["msgid"]]["sender"])
+    assert asked[0] != asked[1] and asked[:2] == asked[2:]
+    stamps = {r.customer_id: r.updated_at for r in w.outbox(channel="wecom")}
+    # c1 and c2 share zhangsan's task: only its first row carries the check time once the reason is set
+    assert stamps[c1] > stamps[c2]
+
+
 def test_rate_limit_stops_the_run_and_the_next_run_carries_on(
     world: World, scripted_wecom: ScriptedWeCom
 ) -> None:

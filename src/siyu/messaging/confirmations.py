@@ -154,7 +154,7 @@ def waiting_tasks(session: Session, limit: int) -> dict[str | None, list[Waiting
     waiting rows and each customer's WeCom address."""
     o = outbox.OUTBOX.c
     waiting = (o.status == WAITING, o.channel == CHANNEL)
-    checked = func.min(o.updated_at)
+    checked = func.max(o.updated_at)  # see apply(): one row per task carries the last check
     pick = select(o.provider_id).where(*waiting).group_by(o.provider_id).order_by(checked, o.provider_id)
     msgids = list(session.scalars(pick.limit(limit)))
     if not msgids:
@@ -222,10 +222,16 @@ def apply(session: Session, verdicts: Sequence[Verdict], now: datetime) -> Count
     """Write the verdicts on rows still waiting (locked first); returns counts by outcome."""
     if not verdicts:
         return Counter()
-    sql = "SELECT id FROM outbox WHERE {in} AND status = :waiting ORDER BY id"
+    sql = "SELECT id, reason_code FROM outbox WHERE {in} AND status = :waiting ORDER BY id"
     ids = sqlids.ids_value(session, (v.row.id for v in verdicts))
     query = sqlids.text_in(session, sql, "id", lock="update")
-    still = {int(i) for (i,) in session.execute(query, {"ids": ids, "waiting": WAITING})}
+    still = {int(i): code for i, code in session.execute(query, {"ids": ids, "waiting": WAITING})}
+    # A row still waiting is rewritten only when its reason changes, except one row per task whose
+    # updated_at marks when the task was last checked (tasks are taken least recently checked first).
+    first: dict[str | None, int] = {}
+    for v in verdicts:
+        first[v.row.msgid] = min(v.row.id, first.get(v.row.msgid, v.row.id))
+    markers = set(first.values())
     changes: list[dict[str, Any]] = []
     events: list[SystemEvent] = []
     stats: Counter[StatKey] = Counter()
@@ -239,7 +245,8 @@ def apply(session: Session, verdicts: Sequence[Verdict], now: datetime) -> Count
                   "reason_en": v.en[:500], "updated_at": now}  # fmt: skip
         done[v.outcome] += 1
         if v.outcome == "waiting":
-            changes.append(change)
+            if still[row.id] != v.reason[:32] or row.id in markers:
+                changes.append(change)
             continue
         props = {**tracking.message_properties(row), "msgid": row.msgid, "sender": row.sender,
                  "reason": v.reason, "reason_zh": v.zh, "reason_en": v.en}  # fmt: skip
