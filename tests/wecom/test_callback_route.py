@@ -64,6 +64,12 @@ def test_url_verification_with_the_published_sample(http: httpx.Client) -> None:
     assert response.status_code == 200 and response.text == "1288432023552776189"
 
 
+def test_url_verification_with_an_unencoded_plus_in_echostr(http: httpx.Client) -> None:
+    raw = "&".join(f"{k}={v}" for k, v in SAMPLE_QUERY.items())  # '+' and '/' left as they are
+    response = http.get(f"{URL}?{raw}")
+    assert response.status_code == 200 and response.text == "1288432023552776189"
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [({"msg_signature": "0" * 40}, "msg_signature"), ({"nonce": "47744684"}, "msg_signature"),

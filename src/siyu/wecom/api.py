@@ -30,7 +30,8 @@ EchoStr = Annotated[str, Query(min_length=1, max_length=2048, description="Encry
 @router.get(PATH, summary="WeCom callback URL verification", response_class=PlainTextResponse)
 def verify_url(msg_signature: Signature, timestamp: Timestamp, nonce: Nonce, echostr: EchoStr) -> str:
     crypto = WeComCallbackCrypto.from_settings()
-    return crypto.verify_url(msg_signature, timestamp, nonce, echostr)
+    # base64 has no spaces: a '+' sent without URL-encoding arrives as a space after query decoding
+    return crypto.verify_url(msg_signature, timestamp, nonce, echostr.replace(" ", "+"))
 
 
 @router.post(PATH, summary="WeCom customer-contact events (encrypted XML)", response_class=PlainTextResponse)
