@@ -23,9 +23,10 @@ def db_time(kind: str, value: datetime | None) -> Any:
     if value is None:
         return None
     if kind == "sqlite":
-        if value.tzinfo is not None:
+        if value.tzinfo is not None and value.tzinfo is not UTC:
             value = value.astimezone(UTC)
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        # "YYYY-MM-DD HH:MM:SS.ffffff" without the "+00:00" an aware value would add
+        return value.isoformat(" ", "microseconds")[:26]
     return value
 
 

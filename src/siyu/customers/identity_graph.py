@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from siyu.core import fastsql
 from siyu.core.clock import now
 from siyu.customers import merges
-from siyu.customers.identity_types import IdentityKey, rule_for, unique_types
+from siyu.customers.identity_types import CUSTOM_RULE, IdentityKey, IdentityRule, rules, unique_types
 from siyu.customers.tables import Identity
 
 Key = tuple[str, str]
@@ -37,6 +37,10 @@ class Resolver:
         self._next_pending = -1
         self.merges: list[int] = []
         self._looked_up: set[Key] = set()
+        self._rules = rules()  # read once per batch: rule_for() per key was a measurable cost
+
+    def _rule(self, kind: str) -> IdentityRule:
+        return self._rules.get(kind, CUSTOM_RULE)
 
     # -- loading -------------------------------------------------------------------------------
     def preload(self, keys: Iterable[Key]) -> None:
@@ -74,7 +78,7 @@ class Resolver:
                 for kind, lookup in self.session.execute(
                     select(Identity.type, Identity.lookup).where(Identity.customer_id == cid)
                 ):
-                    if rule_for(kind).unique:
+                    if self._rule(kind).unique:
                         values.setdefault(kind, set()).add(lookup)
             self.unique[cid] = values
         return self.unique[cid]
@@ -89,7 +93,7 @@ class Resolver:
         self, keys: list[IdentityKey], when: datetime, *, force: bool = False, reason: str = ""
     ) -> int:
         """The customer for a message carrying `keys` (best first after sorting by priority)."""
-        keys = sorted(keys, key=lambda k: rule_for(k.type).priority)
+        keys = sorted(keys, key=lambda k: self._rule(k.type).priority) if len(keys) > 1 else keys
         self.preload(k.key for k in keys)
         owners: list[int] = []
         for k in keys:
@@ -122,7 +126,7 @@ class Resolver:
         return any(kind in ub and ua[kind] != ub[kind] for kind in ua)
 
     def _key_conflicts(self, cid: int, key: IdentityKey) -> bool:
-        if not rule_for(key.type).unique:
+        if not self._rule(key.type).unique:
             return False
         held = self._unique_values(cid).get(key.type)
         return held is not None and bool(held) and key.lookup not in held
@@ -136,7 +140,7 @@ class Resolver:
     def _attach(self, cid: int, key: IdentityKey, when: datetime) -> None:
         self.index[key.key] = cid
         self.pending_identities.append((cid, key, when))
-        if rule_for(key.type).unique:
+        if self._rule(key.type).unique:
             self._unique_values(cid).setdefault(key.type, set()).add(key.lookup)
 
     def _merge(self, primary: int, other: int, reason: str) -> int:

@@ -34,6 +34,8 @@ DEFAULT_RULES: dict[str, IdentityRule] = {
     "anonymous_id": IdentityRule(unique=False, priority=100),
 }
 CUSTOM_RULE = IdentityRule(unique=False, priority=80)
+# Which types hold personal data is fixed (settings may change uniqueness and priority only).
+PII_TYPES = frozenset(kind for kind, rule in DEFAULT_RULES.items() if rule.pii)
 
 # Trait names (canonical: lower case, no '_' or '-') that carry an identity, and the type they map to.
 TRAIT_IDENTITIES = {
@@ -125,7 +127,7 @@ def make_key(vault: Vault, kind: str, raw: Any) -> IdentityKey:
         norm = normalise_email(text)
     else:
         norm = text
-    if rule_for(kind).pii:
+    if kind in PII_TYPES:
         return IdentityKey(kind, vault.blind_index(kind, norm), None, vault.encrypt(norm.encode()))
     return IdentityKey(kind, norm, norm, None)
 

@@ -130,13 +130,17 @@ def _parse_all(
 
 
 def _drop_duplicates(
-    session: Session, source_id: int, parsed: list[_Parsed], report: IngestReport
+    session: Session,
+    source_id: int,
+    parsed: list[_Parsed],
+    reports: list[IngestReport],
+    owner: dict[int, int],
 ) -> list[_Parsed]:
     seen: set[str] = set()
     fresh: list[_Parsed] = []
     for p in parsed:
         if p.msg.message_id in seen:
-            report.duplicates += 1
+            reports[owner[id(p)]].duplicates += 1
             continue
         seen.add(p.msg.message_id)
         fresh.append(p)
@@ -150,21 +154,31 @@ def _drop_duplicates(
         )
     )
     if stored:
-        report.duplicates += sum(1 for p in fresh if p.msg.message_id in stored)
+        for p in fresh:
+            if p.msg.message_id in stored:
+                reports[owner[id(p)]].duplicates += 1
         fresh = [p for p in fresh if p.msg.message_id not in stored]
     return fresh
 
 
 def _resolve(
-    session: Session, vault: Vault, source_id: int, fresh: list[_Parsed], report: IngestReport
-) -> None:
+    session: Session,
+    vault: Vault,
+    source_id: int,
+    fresh: list[_Parsed],
+    owner: dict[int, int],
+    batches: int,
+) -> list[list[int]]:
+    """Give every message its customer; returns the merge records made, by batch."""
     resolver = Resolver(session, source_id=source_id)
     preload = [k.key for p in fresh for k in p.keys]
     for p in fresh:
         if p.msg.type == "alias" and p.msg.previous_id:
             preload += [("user_id", p.msg.previous_id), ("anonymous_id", p.msg.previous_id)]
     resolver.preload(preload)
+    merges: list[list[int]] = [[] for _ in range(batches)]
     for p in fresh:
+        before = len(resolver.merges)
         if p.msg.type == "alias" and p.msg.previous_id:
             as_user = ("user_id", p.msg.previous_id)
             kind = "user_id" if as_user in resolver.index else "anonymous_id"
@@ -173,10 +187,11 @@ def _resolve(
             p.customer = resolver.resolve(keys, p.msg.timestamp, force=True, reason="alias")
         else:
             p.customer = resolver.resolve(p.keys, p.msg.timestamp)
+        merges[owner[id(p)]].extend(resolver.merges[before:])
     resolver.flush_identities()
     for p in fresh:
         p.customer = resolver.materialise(p.customer)
-    report.merges.extend(resolver.merges)
+    return merges
 
 
 EVENT_COLUMNS = (
@@ -218,6 +233,94 @@ def _event_row(vault: Vault, kind: str, source_id: int, p: _Parsed, received: An
     )
 
 
+@dataclass
+class Prepared:
+    """One request's messages after the pure phase (validation, identity keys, encryption): no database
+    needed, so it runs outside the write transaction and can run beside another batch's write."""
+
+    source_id: int
+    received_at: datetime
+    parsed: list[_Parsed]
+    errors: list[MessageError]
+
+
+def prepare(
+    settings: Settings,
+    vault: Vault,
+    *,
+    source_id: int,
+    raws: list[Any],
+    received_at: datetime,
+    batch_sent_at: datetime | None = None,
+    forced_type: str | None = None,
+) -> Prepared:
+    report = IngestReport()
+    parsed = _parse_all(raws, settings, vault, received_at, batch_sent_at, forced_type, report)
+    return Prepared(source_id, received_at, parsed, report.errors)
+
+
+def write(session: Session, vault: Vault, batches: list[Prepared]) -> list[IngestReport]:
+    """Write prepared batches of one source inside the caller's transaction, as if one after the other
+    (a messageId seen in an earlier batch is a duplicate in a later one), with one statement per table for
+    all of them. Returns one report per batch; `write` may run again on the same batches after a rollback."""
+    reports = [IngestReport(errors=list(b.errors)) for b in batches]
+    if not batches:
+        return reports
+    source_id = batches[0].source_id
+    if any(b.source_id != source_id for b in batches):
+        raise ValueError("write() takes batches of one source")
+    owner: dict[int, int] = {}  # id(_Parsed) -> batch position
+    everything: list[_Parsed] = []
+    for position, b in enumerate(batches):
+        for p in b.parsed:
+            owner[id(p)] = position
+            everything.append(p)
+    fresh = _drop_duplicates(session, source_id, everything, reports, owner)
+    if not fresh:
+        return reports
+    merges_by_batch = _resolve(session, vault, source_id, fresh, owner, len(batches))
+
+    kind = fastsql.dialect(session)
+    received = [fastsql.db_time(kind, b.received_at) for b in batches]
+    sql = fastsql.insert_sql(kind, "events", EVENT_COLUMNS, json_columns=("properties", "context"))
+    fastsql.run_many(
+        session, sql, [_event_row(vault, kind, source_id, p, received[owner[id(p)]]) for p in fresh]
+    )
+
+    tallies: dict[int, stats.EventTally] = {}
+    counts: dict[tuple[int, date, str], int] = {}
+    writes: list[traits.TraitWrite] = []
+    commerce: list[ecommerce.Pending] = []
+    for p in fresh:
+        cid, when = p.customer, p.msg.timestamp
+        report = reports[owner[id(p)]]
+        report.accepted += 1
+        report.customer_ids.add(cid)
+        tally = tallies.get(cid)
+        if tally is None:
+            tallies[cid] = stats.EventTally(1, when, when)
+        else:
+            tally.add(when)
+        key = (cid, stats.local_day(when), stats.rollup_name(p.msg.type, p.msg.name))
+        counts[key] = counts.get(key, 0) + 1
+        if p.msg.type == "identify":
+            origin = f"identify:{p.msg.message_id}"
+            writes.extend(
+                traits.TraitWrite(cid, name, value, when, origin) for name, value in p.msg.traits.items()
+            )
+        if p.commerce is not None:
+            props = vault.split_pii(p.msg.properties)[0]
+            commerce.append(ecommerce.Pending(p.commerce, cid, when, props))
+    for report, merged in zip(reports, merges_by_batch, strict=True):
+        report.merges.extend(merged)
+    order_customers = ecommerce.apply_batch(session, source_id, commerce)
+    traits.record(session, vault, writes)
+    stats.add_event_tallies(session, tallies)
+    stats.add_rollups(session, counts)
+    stats.refresh_order_stats(session, order_customers)
+    return reports
+
+
 def ingest(
     session: Session,
     settings: Settings,
@@ -230,43 +333,13 @@ def ingest(
     forced_type: str | None = None,
 ) -> IngestReport:
     """Ingest one batch inside the caller's transaction (the caller commits)."""
-    report = IngestReport()
-    parsed = _parse_all(raws, settings, vault, received_at, batch_sent_at, forced_type, report)
-    fresh = _drop_duplicates(session, source_id, parsed, report)
-    if not fresh:
-        return report
-    _resolve(session, vault, source_id, fresh, report)
-
-    kind = fastsql.dialect(session)
-    received = fastsql.db_time(kind, received_at)
-    sql = fastsql.insert_sql(kind, "events", EVENT_COLUMNS, json_columns=("properties", "context"))
-    fastsql.run_many(session, sql, [_event_row(vault, kind, source_id, p, received) for p in fresh])
-
-    tallies: dict[int, stats.EventTally] = {}
-    counts: dict[tuple[int, date, str], int] = {}
-    writes: list[traits.TraitWrite] = []
-    commerce: list[ecommerce.Pending] = []
-    for p in fresh:
-        cid, when = p.customer, p.msg.timestamp
-        tally = tallies.get(cid)
-        if tally is None:
-            tallies[cid] = stats.EventTally(1, when, when)
-        else:
-            tally.add(when)
-        key = (cid, stats.local_day(when), stats.rollup_name(p.msg.type, p.msg.name))
-        counts[key] = counts.get(key, 0) + 1
-        origin = f"{p.msg.type}:{p.msg.message_id}"
-        writes.extend(
-            traits.TraitWrite(cid, name, value, when, origin) for name, value in p.msg.traits.items()
-        )
-        if p.commerce is not None:
-            props = vault.split_pii(p.msg.properties)[0]
-            commerce.append(ecommerce.Pending(p.commerce, cid, when, props))
-    order_customers = ecommerce.apply_batch(session, source_id, commerce)
-    traits.record(session, vault, writes)
-    stats.add_event_tallies(session, tallies)
-    stats.add_rollups(session, counts)
-    stats.refresh_order_stats(session, order_customers)
-    report.accepted = len(fresh)
-    report.customer_ids = set(tallies)
-    return report
+    prepared = prepare(
+        settings,
+        vault,
+        source_id=source_id,
+        raws=raws,
+        received_at=received_at,
+        batch_sent_at=batch_sent_at,
+        forced_type=forced_type,
+    )
+    return write(session, vault, [prepared])[0]

@@ -7,8 +7,11 @@ first optimistically, side by side with other batches; then alone, so the batch 
 from __future__ import annotations
 
 import base64
+import threading
 import time
 import zlib
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -23,9 +26,9 @@ from siyu.core.database import session_factory, write_lock
 from siyu.core.errors import PayloadTooLarge, Unauthorized, ValidationFailed
 from siyu.core.pii import get_vault
 from siyu.core.settings import get_settings
-from siyu.events.ingest import IngestReport, ingest
+from siyu.events.ingest import IngestReport, Prepared, prepare, write
 from siyu.events.spec import parse_time
-from siyu.segments.queue import enqueue_now
+from siyu.segments.queue import enqueue
 
 _source_cache: dict[str, tuple[int, float]] = {}
 _CACHE_SECONDS = 30.0
@@ -112,28 +115,107 @@ def _batch_lock(session: Session, alone: bool) -> None:
     session.execute(text(f"SELECT {kind}(:key)"), {"key": _INGEST_LOCK})
 
 
+@dataclass(eq=False)
+class _Job:
+    prepared: Prepared
+    done: bool = False
+    report: IngestReport | None = None
+    error: BaseException | None = None
+
+
+_waiting: list[_Job] = []  # prepared batches waiting for the writer, in arrival order
+_waiting_lock = threading.Lock()
+_writer = threading.Lock()  # one group written at a time in this process
+MAX_GROUP_MESSAGES = 1000  # a group commit takes waiting batches up to this many messages
+
+
 def ingest_request(source_id: int, raws: list[Any], sent_at: Any, forced_type: str | None) -> IngestReport:
+    """Validate and prepare the batch (no lock held), then write it with a group commit.
+
+    Batches that arrive while another group is being written wait together; the first of them to get the
+    writer writes all of them in one transaction (one statement per table, one commit) and hands every
+    request its own report. Nobody is answered before the transaction holding their messages committed.
+    """
     settings, vault = get_settings(), get_vault()
     batch_sent_at = parse_time(sent_at, "sentAt") if isinstance(sent_at, str) else None
-    received_at = now()
+    job = _Job(
+        prepare(
+            settings,
+            vault,
+            source_id=source_id,
+            raws=raws,
+            received_at=now(),
+            batch_sent_at=batch_sent_at,
+            forced_type=forced_type,
+        )
+    )
+    with _waiting_lock:
+        _waiting.append(job)
+    while not job.done:
+        with _writer:
+            if job.done:
+                break
+            _write_group(_take_group())
+    if job.error is not None:
+        raise job.error
+    assert job.report is not None
+    return job.report
+
+
+def _take_group() -> list[_Job]:
+    with _waiting_lock:
+        group: list[_Job] = []
+        size = 0
+        while _waiting and (not group or size + len(_waiting[0].prepared.parsed) <= MAX_GROUP_MESSAGES):
+            job = _waiting.pop(0)
+            size += len(job.prepared.parsed)
+            group.append(job)
+        return group
+
+
+def _write_group(group: list[_Job]) -> None:
+    """Write a group in one transaction; if that fails for another reason than a transient conflict,
+    write each batch alone, so a batch that cannot be written fails only its own request."""
+    try:
+        for job, report in zip(group, _write_with_retries([j.prepared for j in group]), strict=True):
+            job.report = report
+    except Exception as exc:  # handed to the requests that own the batches
+        if len(group) == 1:
+            group[0].error = exc
+        else:
+            for job in group:
+                try:
+                    job.report = _write_with_retries([job.prepared])[0]
+                except Exception as alone:
+                    job.error = alone
+    finally:
+        for job in group:
+            if job.report is None and job.error is None:
+                job.error = RuntimeError("the group write was interrupted")
+            job.done = True
+
+
+def _write_with_retries(batches: list[Prepared]) -> list[IngestReport]:
+    by_source: dict[int, list[Prepared]] = {}
+    for b in batches:
+        by_source.setdefault(b.source_id, []).append(b)
+    vault = get_vault()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         session = session_factory()()
         try:
             with write_lock(session):
                 _batch_lock(session, alone=attempt > OPTIMISTIC_ATTEMPTS)
-                report = ingest(
-                    session,
-                    settings,
-                    vault,
-                    source_id=source_id,
-                    raws=raws,
-                    received_at=received_at,
-                    batch_sent_at=batch_sent_at,
-                    forced_type=forced_type,
-                )
-                enqueue_now(session, report.customer_ids, received_at)  # segments re-evaluate them
+                written: dict[int, IngestReport] = {}
+                due: dict[int, datetime] = {}
+                for group in by_source.values():
+                    for b, report in zip(group, write(session, vault, group), strict=True):
+                        written[id(b)] = report
+                        for cid in report.customer_ids:
+                            if cid not in due or b.received_at < due[cid]:
+                                due[cid] = b.received_at
+                enqueue(session, due, "event")  # segments re-evaluate these customers
                 session.commit()
-            return report
+            return [written[id(b)] for b in batches]
         except (IntegrityError, OperationalError):
             session.rollback()
             if attempt == MAX_ATTEMPTS:
