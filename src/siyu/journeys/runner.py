@@ -73,6 +73,16 @@ class FastState(RunState):
     """A `RunState` whose deep copy (the engine copies the state it is given) copies the containers and
     shares the immutable values: the same result as pydantic's generic deep copy, several times cheaper."""
 
+    @classmethod
+    def of(cls, state: RunState) -> FastState:
+        """The same state as a FastState (a shallow copy, as pydantic's `__copy__` makes)."""
+        new = cls.__new__(cls)
+        object.__setattr__(new, "__dict__", dict(state.__dict__))
+        object.__setattr__(new, "__pydantic_fields_set__", set(state.__pydantic_fields_set__))
+        object.__setattr__(new, "__pydantic_extra__", None)
+        object.__setattr__(new, "__pydantic_private__", None)
+        return new
+
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> FastState:
         new = self.__copy__()
         d = new.__dict__
@@ -92,8 +102,8 @@ def timezones(session: Session, customer_ids: Iterable[int]) -> dict[int, str]:
 
 _INSERT_RUNS_PG = (
     "INSERT INTO journey_runs (journey_id, version, customer_id, entry_key, status, state, arm, entered_at,"
-    " updated_at) SELECT j, v, c, k, 'pending', '{}'::jsonb, a, e, %s FROM unnest(%s::int[], %s::int[],"
-    " %s::bigint[], %s::text[], %s::text[], %s::timestamptz[]) AS t(j, v, c, k, a, e)"
+    " updated_at) SELECT j, v, c, k, 'pending', '{}'::jsonb, a, e, %s FROM unnest(%b::int[], %b::int[],"
+    " %b::bigint[], %b::text[], %b::text[], %b::timestamptz[]) AS t(j, v, c, k, a, e)"
     " ON CONFLICT (journey_id, customer_id, entry_key) DO NOTHING RETURNING id, customer_id, entry_key"
 )
 _INSERT_RUNS_SQLITE = (
@@ -153,6 +163,8 @@ class Batch:
             entry_key = "once" if isinstance(reentry, ReentryNever) else e.key
             rows.append((journey.id, version.version, e.customer_id, entry_key[:300], arm, e.at))
             chosen.append((e, arm, weight))
+        if fastsql.dialect(self.session) == "postgresql":
+            return self._start_stepped(journey, rows, chosen, zones)
         ids = self._insert_runs(rows)
         new: list[int] = []
         for (e, arm, weight), row in zip(chosen, rows, strict=True):
@@ -161,14 +173,52 @@ class Batch:
                 self.skipped += 1  # another transaction started it first
                 continue
             fresh = new_run(version, str(run_id), e.customer_id, zones.get(e.customer_id, "Asia/Shanghai"))
-            state = FastState.model_construct(_fields_set=set(fresh.model_fields_set), **dict(fresh.__dict__))
             start = Start(key=e.key, at=e.at, properties=dict(e.properties))
-            result = step(version, state, start, min(e.at, self.now), evaluate=self._evaluate)
+            result = step(version, FastState.of(fresh), start, min(e.at, self.now), evaluate=self._evaluate)
             self.effects.entered(result.state, journey.name, arm, weight)
             run = store.RunRow(run_id, journey.id, version.version, e.customer_id, "pending", {}, arm)
             self.runs[run_id], self.names[journey.id] = run, journey.name
             self.effects.step(result, journey.name, arm)
             self._update(run, result)
+            new.append(run_id)
+        self.entered += len(new)
+        return new
+
+    def _start_stepped(
+        self,
+        journey: store.LiveJourney,
+        rows: list[tuple[Any, ...]],
+        chosen: list[tuple[Entry, str | None, float | None]],
+        zones: dict[int, str],
+    ) -> list[int]:
+        """PostgreSQL: draw the run ids, take each run's first step, then insert the runs with the state
+        that step produced (one write per run instead of an insert and an update). Effects are kept only
+        for the runs inserted; an entry another transaction started first is skipped."""
+        version = journey.version
+        ids = store.next_run_ids(self.session, len(rows))
+        stepped = []
+        for run_id, (e, arm, weight) in zip(ids, chosen, strict=True):
+            fresh = new_run(version, str(run_id), e.customer_id, zones.get(e.customer_id, "Asia/Shanghai"))
+            start = Start(key=e.key, at=e.at, properties=dict(e.properties))
+            result = step(version, FastState.of(fresh), start, min(e.at, self.now), evaluate=self._evaluate)
+            stepped.append((run_id, e, arm, weight, result))
+        values = [
+            (run_id, *row, *self._columns(result.state).values())
+            for (run_id, _e, _a, _w, result), row in zip(stepped, rows, strict=True)
+        ]
+        inserted = store.insert_runs(self.session, values)
+        new: list[int] = []
+        for run_id, e, arm, weight, result in stepped:
+            if run_id not in inserted:
+                self.skipped += 1  # another transaction started it first
+                continue
+            self.effects.entered(result.state, journey.name, arm, weight)
+            self.effects.step(result, journey.name, arm)
+            run = store.RunRow(
+                run_id, journey.id, version.version, e.customer_id, result.state.status, {}, arm
+            )
+            run.parsed = result.state
+            self.runs[run_id], self.names[journey.id] = run, journey.name
             new.append(run_id)
         self.entered += len(new)
         return new
@@ -231,8 +281,12 @@ class Batch:
     def _update(self, run: store.RunRow, result: StepResult) -> None:
         s = result.state
         run.parsed, run.status = s, s.status
+        self.changes[run.id] = self._columns(s)
+
+    def _columns(self, s: RunState) -> dict[str, Any]:
+        """A run's stored columns for state `s` (in `store.RUN_COLUMNS` order)."""
         timer = s.waiting.until if s.waiting else (s.goal_deadline if s.status == "awaiting_goal" else None)
-        self.changes[run.id] = {
+        return {
             "state": s.model_dump_json(), "status": s.status, "updated_at": self.now, "next_timer_at": timer,
             "exited_at": s.exited_at, "exit_reason": s.exit_reason, "converted_at": s.goal_reached_at,
         }  # fmt: skip

@@ -20,7 +20,16 @@ from sqlalchemy.orm import Session
 from siyu.core import fastsql
 from siyu.core.columns import Json
 from siyu.core.database import UTCDateTime
-from siyu.messaging.sqlids import ids_value, insert_unnest, keys_value, text_in, update_unnest
+from siyu.messaging.sqlids import (
+    arrays,
+    ids_value,
+    insert_unnest,
+    keys_value,
+    text_in,
+    unnest_from,
+    unnest_select,
+    update_unnest,
+)
 
 from .schemas import JourneyVersion, parse_definition
 from .tables import Journey, JourneyTimer, JourneyVersionRow
@@ -32,8 +41,15 @@ _versions: dict[tuple[str, int, int], JourneyVersion] = {}
 _lock = threading.Lock()
 
 
+_urls: dict[int, tuple[Any, str]] = {}  # id(engine) → (engine, its URL as text): str(url) costs microseconds
+
+
 def _url(session: Session) -> str:
-    return str(session.get_bind().engine.url)
+    engine = session.get_bind().engine
+    hit = _urls.get(id(engine))
+    if hit is None or hit[0] is not engine:
+        hit = _urls[id(engine)] = (engine, str(engine.url))
+    return hit[1]
 
 
 def version(session: Session, journey_id: int, number: int) -> JourneyVersion:
@@ -105,7 +121,7 @@ def lock_runs(session: Session, ids: Iterable[int]) -> dict[int, RunRow]:
     return {int(row[0]): RunRow(*row) for row in session.execute(query, {"ids": ids_value(session, ids)})}
 
 
-_RUN_COLUMNS = ("state", "status", "updated_at", "next_timer_at", "exited_at", "exit_reason", "converted_at")
+RUN_COLUMNS = ("state", "status", "updated_at", "next_timer_at", "exited_at", "exit_reason", "converted_at")
 _RUN_TIMES = frozenset({"updated_at", "next_timer_at", "exited_at", "converted_at"})
 
 
@@ -120,16 +136,44 @@ def write_runs(session: Session, changes: Mapping[int, Mapping[str, Any]]) -> No
         return
     kind = fastsql.dialect(session)
     if kind == "postgresql":
-        typed = [(c, _RUN_TYPES[c]) for c in _RUN_COLUMNS]
-        rows = [(rid, *(change[c] for c in _RUN_COLUMNS)) for rid, change in sorted(changes.items())]
+        typed = [(c, _RUN_TYPES[c]) for c in RUN_COLUMNS]
+        rows = [(rid, *(change[c] for c in RUN_COLUMNS)) for rid, change in sorted(changes.items())]
         update_unnest(session, "journey_runs", ("id", "bigint"), typed, rows)
         return
-    sets = ", ".join(f"{c} = ?" for c in _RUN_COLUMNS)
+    sets = ", ".join(f"{c} = ?" for c in RUN_COLUMNS)
     rows = [
-        (*(fastsql.db_time(kind, change[c]) if c in _RUN_TIMES else change[c] for c in _RUN_COLUMNS), rid)
+        (*(fastsql.db_time(kind, change[c]) if c in _RUN_TIMES else change[c] for c in RUN_COLUMNS), rid)
         for rid, change in sorted(changes.items())
     ]
     fastsql.run_many(session, f"UPDATE journey_runs SET {sets} WHERE id = ?", rows)  # noqa: S608
+
+
+_NEW_RUN = (("id", "bigint"), ("journey_id", "int"), ("version", "int"), ("customer_id", "bigint"),
+            ("entry_key", "text"), ("arm", "text"), ("entered_at", "timestamptz"),
+            *((c, _RUN_TYPES[c]) for c in RUN_COLUMNS))  # fmt: skip
+_INSERT_RUNS = (
+    f"INSERT INTO journey_runs ({', '.join(c for c, _ in _NEW_RUN)})"  # noqa: S608 (names from code)
+    f" SELECT {unnest_select(_NEW_RUN)} FROM {unnest_from(_NEW_RUN)}"
+    " ON CONFLICT (journey_id, customer_id, entry_key) DO NOTHING RETURNING id"
+)
+
+
+def next_run_ids(session: Session, count: int) -> list[int]:
+    """PostgreSQL: `count` fresh run ids from the table's sequence."""
+    if count == 0:
+        return []
+    sql = "SELECT nextval(pg_get_serial_sequence('journey_runs', 'id')) FROM generate_series(1, %s)"
+    return [int(i) for (i,) in session.connection().exec_driver_sql(sql, (count,))]
+
+
+def insert_runs(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[int]:
+    """PostgreSQL: insert runs with their state (id, journey, version, customer, entry key, arm, entered
+    at, then `RUN_COLUMNS`); a run whose (journey, customer, entry key) exists is skipped. Returns the ids
+    inserted."""
+    if not rows:
+        return set()
+    result = session.connection().exec_driver_sql(_INSERT_RUNS, tuple(arrays(rows, len(_NEW_RUN))))
+    return {int(i) for (i,) in result}
 
 
 def live_run_ids(session: Session, customer_ids: Iterable[int]) -> dict[int, list[tuple[int, int, int]]]:

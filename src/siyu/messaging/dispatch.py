@@ -33,7 +33,7 @@ from siyu.core.settings import get_settings
 from siyu.events.system import SystemEvent, record
 from siyu.journeys.store import StatKey, add_stats
 
-from . import history, outbox, recipients, sqlids, tracking, webhook_calls
+from . import history, outbox, recipients, tracking, webhook_calls
 from .decisions import Verdict, govern, outbound, prepare
 from .policy import ConsentView
 from .rendering import BatchRenderer
@@ -260,50 +260,46 @@ def _safe_send(channel: Any, message: OutboundMessage) -> SendResult:
 
 
 def _record(factory: SessionFactory, attempts: Sequence[Attempt], results: Sequence[SendResult]) -> None:
+    """Write each result on its row, only while the row is still `sending` with this attempt (a later
+    attempt, after our lease ran out, owns it otherwise); timeline events and counters for those rows."""
     settings = get_settings()
     with factory() as session, write_lock(session):
         now = clock.now()
         ledger = Ledger(now)
-        sql = "SELECT id, status, attempts FROM outbox WHERE {in} ORDER BY id"
-        ids = sqlids.ids_value(session, (a.id for a in attempts))
-        current = {
-            int(i): (str(s), int(n))
-            for i, s, n in session.execute(sqlids.text_in(session, sql, "id", lock="update"), {"ids": ids})
-        }
+        changes: list[tuple[int, dict[str, Any]]] = []
         for a, r in zip(attempts, results, strict=True):
-            if current.get(a.id) != ("sending", a.attempts):
-                continue  # a later attempt (after our lease ran out) owns the row now
             base = {"id": a.id, "lease_until": None, "updated_at": now}
             if r.ok:
                 status = "sent" if r.status == "sent" else "queued_for_confirmation"
-                ledger.changes.append(
-                    {**base, "status": status, "provider_id": r.provider_message_id, "sent_at": now}
+                changes.append(
+                    (
+                        a.attempts,
+                        {**base, "status": status, "provider_id": r.provider_message_id, "sent_at": now},
+                    )
                 )
-                ledger.event(a.key, a.customer_id, "send", {**a.props, "status": status})
-                ledger.count(a.stat, "sent")
                 continue
-            ledger.withdrawn.append(a.key)
             why = {"reason_code": (r.error_code or "error")[:32], "reason_en": (r.error_message or "")[:500],
                    "reason_zh": f"发送失败:{r.error_message or r.error_code}"[:500]}  # fmt: skip
             if r.status == "failed_retryable" and a.attempts < settings.outbox_max_attempts:
                 wait = max(settings.outbox_retry_base_s * 2 ** (a.attempts - 1), r.retry_after_s or 0.0)
-                ledger.changes.append(
-                    {
-                        **base,
-                        **why,
-                        "status": "pending",
-                        "next_attempt_at": now + timedelta(seconds=min(wait, 86400)),
-                    }
-                )
+                retry = now + timedelta(seconds=min(wait, 86400))
+                changes.append((a.attempts, {**base, **why, "status": "pending", "next_attempt_at": retry}))
                 continue
-            ledger.changes.append({**base, **why, "status": "failed"})
-            ledger.event(
-                a.key,
-                a.customer_id,
-                "fail",
-                {**a.props, "reason": why["reason_code"], "reason_en": why["reason_en"]},
-            )
-            ledger.count(a.stat, "failed")
+            changes.append((a.attempts, {**base, **why, "status": "failed"}))
+        done = outbox.settle(session, changes)
+        for a, (_, change) in zip(attempts, changes, strict=True):
+            if a.id not in done:
+                continue
+            status = change["status"]
+            if status in ("sent", "queued_for_confirmation"):
+                ledger.event(a.key, a.customer_id, "send", {**a.props, "status": status})
+                ledger.count(a.stat, "sent")
+                continue
+            ledger.withdrawn.append(a.key)
+            if status == "failed":
+                props = {**a.props, "reason": change["reason_code"], "reason_en": change["reason_en"]}
+                ledger.event(a.key, a.customer_id, "fail", props)
+                ledger.count(a.stat, "failed")
         ledger.write(session)
         session.commit()
 

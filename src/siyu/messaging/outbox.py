@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core import fastsql
 
-from .sqlids import insert_unnest, update_unnest
+from .sqlids import arrays, ids_value, insert_unnest, text_in, unnest_from, update_unnest
 from .tables import CLAIMABLE, OUTBOX_STATUSES, OutboxMessage
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
@@ -135,23 +135,73 @@ def write(session: Session, changes: Sequence[Mapping[str, Any]], *, only_status
     rows as arrays) or one driver-level executemany (SQLite), values converted here once.
     `only_status`: change a row only while it still has this status."""
     kind = fastsql.dialect(session)
-    mark = "?" if kind == "sqlite" else "%s"
+    guard = f"status = '{only_status}'" if only_status in OUTBOX_STATUSES else ""
+    if kind == "postgresql":  # one statement per set of columns, the rows as arrays
+        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for change in sorted(changes, key=lambda c: int(c["id"])):
+            columns = tuple(c for c in _UPDATE_COLUMNS if c in change)
+            by_columns.setdefault(columns, []).append(
+                (change["id"], *(_pg_json(change[c]) if c == "params" else change[c] for c in columns))
+            )
+        for columns, rows in by_columns.items():
+            typed = [(c, _PG_TYPES[c]) for c in columns]
+            update_unnest(
+                session, "outbox", ("id", "bigint"), typed, rows, f"outbox.{guard}" if guard else ""
+            )
+        return
     groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for change in sorted(changes, key=lambda c: int(c["id"])):
         columns = tuple(c for c in _UPDATE_COLUMNS if c in change)
         values = tuple(_value(kind, c, change[c]) for c in columns)
         groups.setdefault(columns, []).append((*values, change["id"]))
-    guard = f"status = '{only_status}'" if only_status in OUTBOX_STATUSES else ""
     for columns, rows in groups.items():
-        if kind == "postgresql":  # one statement per group, the rows as arrays
-            typed = [(c, _PG_TYPES[c]) for c in columns]
-            by_id = [(row[-1], *row[:-1]) for row in rows]
-            only = f"outbox.{guard}" if guard else ""
-            update_unnest(session, "outbox", ("id", "bigint"), typed, by_id, only)
-            continue
-        sets = ", ".join(f"{c} = {mark}" for c in columns)
+        sets = ", ".join(f"{c} = ?" for c in columns)
         where = f" AND {guard}" if guard else ""
-        fastsql.run_many(session, f"UPDATE outbox SET {sets} WHERE id = {mark}{where}", rows)  # noqa: S608
+        fastsql.run_many(session, f"UPDATE outbox SET {sets} WHERE id = ?{where}", rows)  # noqa: S608
+
+
+def settle(session: Session, changes: Sequence[tuple[int, Mapping[str, Any]]]) -> set[int]:
+    """Record send results: each (attempt, change) is applied only while its row is still `sending` with
+    that attempt (a later attempt, after the lease ran out, owns the row otherwise). Returns the ids
+    changed. PostgreSQL: one guarded UPDATE … RETURNING per set of columns; SQLite (one writer): the rows
+    are read, then written."""
+    if not changes:
+        return set()
+    if fastsql.dialect(session) == "postgresql":
+        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for attempt, change in sorted(changes, key=lambda c: int(c[1]["id"])):
+            columns = tuple(c for c in _UPDATE_COLUMNS if c in change)
+            by_columns.setdefault(columns, []).append(
+                (
+                    change["id"],
+                    attempt,
+                    *(_pg_json(change[c]) if c == "params" else change[c] for c in columns),
+                )
+            )
+        done: set[int] = set()
+        for columns, rows in by_columns.items():
+            typed = [("attempt", "int"), *((c, _PG_TYPES[c]) for c in columns)]
+            sets = ", ".join(f"{c} = u.{c}::jsonb" if c == "params" else f"{c} = u.{c}" for c in columns)
+            sql = (
+                f"UPDATE outbox SET {sets} FROM {unnest_from([('id', 'bigint'), *typed])}"  # noqa: S608
+                " WHERE outbox.id = u.id AND outbox.status = 'sending' AND outbox.attempts = u.attempt"
+                " RETURNING outbox.id"
+            )
+            result = session.connection().exec_driver_sql(sql, tuple(arrays(rows, len(typed) + 1)))
+            done.update(int(i) for (i,) in result)
+        return done
+    query = "SELECT id, status, attempts FROM outbox WHERE {in} ORDER BY id"
+    ids = ids_value(session, (c["id"] for _, c in changes))
+    current = {
+        int(i): (str(s), int(n)) for i, s, n in session.execute(text_in(session, query, "id"), {"ids": ids})
+    }
+    wanted = [c for attempt, c in changes if current.get(int(c["id"])) == ("sending", attempt)]
+    write(session, wanted)
+    return {int(c["id"]) for c in wanted}
+
+
+def _pg_json(value: Any) -> str | None:
+    return None if value is None else fastsql.db_json(value)
 
 
 def _value(kind: str, column: str, value: Any) -> Any:
