@@ -249,6 +249,9 @@ def test_journeys_list_detail_and_playbook_clone(
     sends = [re.search(rf'<tr data-node="{n}".*?</tr>', page.text, re.S) for n in ("a", "b")]
     entered = [int(re.findall(r'data-metric="entered">(\d+)<', m.group(0))[0]) for m in sends if m]
     assert sum(entered) == 2  # every customer went down one variant
+    delivered = [re.findall(r'data-metric="delivered">(\d+)<', m.group(0)) for m in sends if m]
+    assert delivered == [["0"], ["0"]]  # nothing confirmed by WeCom yet
+    assert "已送达" in page.text
     arms = dict(re.findall(r'<tr data-arm="(\w+)"><td>\w+</td><td class="num">(\d+)</td>', page.text))
     assert sum(int(n) for n in arms.values()) == 2 and set(arms) <= {"A", "B"}
     assert "Steps" in admin_console.get(f"/journeys/{operated.journey_id}?lang=en").text

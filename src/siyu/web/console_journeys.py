@@ -22,7 +22,7 @@ from siyu.web.rendering import FormDep, Page, PageDep, writing
 
 router = APIRouter(include_in_schema=False)
 HEADLINE = ("entered", "sent", "deferred", "converted")
-NODE_METRICS = ("entered", "sent", "deferred", "dropped", "failed", "exited")
+NODE_METRICS = ("entered", "sent", "delivered", "deferred", "dropped", "failed", "exited")
 
 
 def _sum(cells: dict[str, dict[str, int]], metric: str) -> int:
