@@ -30,6 +30,7 @@ class Sink:
         self.headers: dict[str, str] = {}
         self.delay_s = 0.0
         self.close_after_answer = False  # drop the connection after each answer, without saying so
+        self.chunked = False  # answer with a chunked body
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,10 +45,19 @@ class Sink:
                 self.send_response(sink.status)
                 for name, value in {"X-Request-Id": f"req-{len(sink.received)}", **sink.headers}.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that timed out
-                    self.wfile.write(b"{}")
+                payload = b'{"error": "slow down"}' if sink.status >= 400 else b"{}"
+                if sink.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    half = len(payload) // 2
+                    for part in (payload[:half], payload[half:]):
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                    self.wfile.write(b"0\r\n\r\n")
+                else:
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client timed out
+                        self.wfile.write(payload)
                 self.close_connection = sink.close_after_answer
 
             def log_message(self, *args: object) -> None:
@@ -171,3 +181,23 @@ def test_concurrent_sends_share_the_pool(sink: Sink) -> None:
     )
     assert len({r["peer"] for r in sink.received}) <= 4  # connections reused, at most one per thread
     channel.close()
+
+
+def test_chunked_answers_are_read_and_the_connection_kept(sink: Sink) -> None:
+    sink.chunked = True
+    channel = WebhookChannel(sink.url, SECRET)
+    assert channel.send(message(channel="webhook", idempotency_key="c1")).ok
+    sink.status, sink.headers = 503, {"Retry-After": "12"}
+    refused = channel.send(message(channel="webhook", idempotency_key="c2"))
+    assert (refused.status, refused.retry_after_s) == (SendStatus.FAILED_RETRYABLE, 12.0)
+    assert refused.error_message == '{"error": "slow down"}'
+    assert len({r["peer"] for r in sink.received}) == 1
+    channel.close()
+
+
+def test_a_key_with_a_line_break_is_refused_not_sent(sink: Sink) -> None:
+    result = WebhookChannel(sink.url, SECRET).send(
+        message(channel="webhook", idempotency_key="a\r\nX-Evil: 1")
+    )
+    assert result.status is SendStatus.FAILED_PERMANENT and result.error_code == "bad_key"
+    assert sink.received == []

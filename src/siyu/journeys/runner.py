@@ -95,6 +95,10 @@ class FastState(RunState):
         return new
 
 
+def _parse(state: str | Mapping[str, Any]) -> FastState:
+    return FastState.model_validate_json(state) if isinstance(state, str) else FastState.model_validate(state)
+
+
 def timezones(session: Session, customer_ids: Iterable[int]) -> dict[int, str]:
     """Each customer's IANA zone (trait `timezone`), else the brand zone."""
     return customer_timezones(session, customer_ids)
@@ -128,6 +132,8 @@ class Batch:
     def start(self, entries: Sequence[Entry], live: Sequence[store.LiveJourney] | None = None) -> list[int]:
         """Start runs for entries whose journey is active and whose re-entry policy allows it; returns the
         new run ids. An entry seen before (same journey, customer and key) starts nothing."""
+        if not entries:
+            return []
         journeys = {j.id: j for j in (live if live is not None else store.live_journeys(self.session))}
         wanted = [e for e in entries if e.journey_id in journeys]
         self.skipped += len(entries) - len(wanted)
@@ -261,7 +267,7 @@ class Batch:
             if run is None or run.status == "exited":
                 continue
             version = store.version(self.session, run.journey_id, run.version)
-            state = run.parsed if isinstance(run.parsed, FastState) else FastState.model_validate(run.state)
+            state = run.parsed if isinstance(run.parsed, FastState) else _parse(run.state)
             waiting = state.waiting
             now = stimulus.at if isinstance(stimulus, Timer) else self.now
             result = step(

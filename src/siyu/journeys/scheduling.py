@@ -235,6 +235,8 @@ def _scan_trigger(
 def still_due(session: Session, timers: Sequence[store.DueTimer]) -> list[store.DueTimer]:
     """Entry timers whose trait still gives the same fire time (a changed birthday or replenish date
     has its own timer by then; the stale one starts nothing)."""
+    if not timers:
+        return []
     live = {j.id: j for j in store.live_journeys(session)}
     keep = []
     by_trait: dict[str, list[store.DueTimer]] = {}

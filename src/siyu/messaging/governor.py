@@ -58,8 +58,8 @@ def _quiet_hours(c: Candidate, h: ContactHistory, p: Policy, tz: ZoneInfo, t: da
 
 
 def _daily_budget(c: Candidate, h: ContactHistory, p: Policy, tz: ZoneInfo, t: datetime) -> Block | None:
-    if c.purpose != "marketing":
-        return None
+    if c.purpose != "marketing" or (not h.sent and p.marketing_per_day > 0):
+        return None  # (no sends at all: nothing to count)
     end = next_day_start(t, tz)
     if h.count(day_start(t, tz), end, purpose="marketing") < p.marketing_per_day:
         return None
@@ -67,7 +67,7 @@ def _daily_budget(c: Candidate, h: ContactHistory, p: Policy, tz: ZoneInfo, t: d
 
 
 def _weekly_budget(c: Candidate, h: ContactHistory, p: Policy, tz: ZoneInfo, t: datetime) -> Block | None:
-    if c.purpose != "marketing":
+    if c.purpose != "marketing" or (not h.sent and p.marketing_per_week > 0):
         return None
     end = next_week_start(t, tz)
     if h.count(week_start(t, tz), end, purpose="marketing") < p.marketing_per_week:
@@ -78,7 +78,7 @@ def _weekly_budget(c: Candidate, h: ContactHistory, p: Policy, tz: ZoneInfo, t: 
 def _channel_quota(c: Candidate, h: ContactHistory, p: Policy, tz: ZoneInfo, t: datetime) -> Block | None:
     """Platform quotas (WeCom: one mass message per customer per day) bind every purpose."""
     limit = p.daily_quotas.get(c.quota_key)
-    if limit is None:
+    if limit is None or (not h.sent and limit > 0):
         return None
     end = next_day_start(t, tz)
     if h.count(day_start(t, tz), end, quota=c.quota_key) < limit:
