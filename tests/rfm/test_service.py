@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from siyu.core.settings import get_settings
 from siyu.rfm import facts, service
 from siyu.rfm.facts import RfmConfig
 from siyu.rfm.tables import RfmRun, RfmScore
+from siyu.rfm.tiers import TIERS as TIERS_CN
 from siyu.tags.tables import CustomerTag, Tag, TagGroup
 from tests.rfm.shop import NOW, ago, cancel, cid, feed, order, refund, visit
 
@@ -267,3 +269,81 @@ def test_two_full_runs_at_once_both_succeed(session: Session, db_url: str) -> No
     session.expire_all()
     assert scores(session) == {ids[u]: row for u, row in EXPECTED.items()}
     assert len(session.scalars(select(RfmRun)).all()) == 2
+
+
+def test_full_runs_keep_the_primary_key_and_indexes_of_rfm_scores(session: Session) -> None:
+    """PostgreSQL rewrites rfm_scores by TRUNCATE, insert, then rebuilding its key and indexes."""
+    from sqlalchemy import inspect
+
+    def shape() -> tuple[list[str], list[tuple[str | None, tuple[str | None, ...], bool]]]:
+        found = inspect(session.connection())
+        key = list(found.get_pk_constraint("rfm_scores")["constrained_columns"])
+        indexes = sorted(
+            (i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in found.get_indexes("rfm_scores")
+        )
+        return key, indexes
+
+    before = shape()
+    assert before[0] == ["customer_id"] and ("ix_rfm_scores_tier", ("tier",), False) in before[1]
+    ids = shop(session)
+    for _ in range(2):
+        service.recompute_all(session, NOW)
+        assert shape() == before
+    assert scores(session) == {ids[u]: row for u, row in EXPECTED.items()}
+    # the rebuilt key still refuses a second row for a customer
+    duplicate = "INSERT INTO rfm_scores SELECT * FROM rfm_scores WHERE customer_id = :c"
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.execute(text(duplicate), {"c": ids["c0"]})
+
+
+def test_binary_packed_values_round_trip() -> None:
+    """The big-endian int8 packing PostgreSQL sends for the cut points decodes to the same numbers."""
+    import numpy as np
+
+    values = np.array([0, 1, -5, 2**40, 365], dtype=np.int64)
+    assert (facts.unpack_int8(values.astype(">i8").tobytes()) == values).all()
+    assert len(facts.unpack_int8(None)) == 0
+
+
+def test_full_run_removes_value_tags_of_unscored_customers_and_moves_changed_tiers(session: Session) -> None:
+    """A full run finds tags to remove by a count when it can; every kind of difference is still found."""
+    from siyu.rfm import store
+    from siyu.tags import service as tags
+
+    ids = shop(session)
+    service.recompute_all(session, NOW)
+    tier_tag = store.tier_tags(session)
+    service.recompute_all(session, NOW)  # the steady state: nothing to change
+    assert value_tags(session)[ids["c0"]] == "一般发展"
+    # c7 (never bought) tagged by hand; c4's only order refunded with no refresh; c0 buys big
+    tags.apply(session, tier_tag["important_value"], add=[ids["c7"]], actor="test", reason=None, at=NOW)
+    feed(session, refund("c4", "o4", ago(0.5)), order("c0", "o0big", 5000, ago(1)))
+    before = value_tags(session)
+    assert before[ids["c7"]] == "重要价值" and before[ids["c4"]] == "重要挽留"
+    service.recompute_all(session, NOW)
+    after = value_tags(session)
+    assert ids["c7"] not in after and ids["c4"] not in after
+    scored = scores(session)
+    assert ids["c4"] not in scored and scored[ids["c0"]][-1] != "general_develop"
+    assert after == {cid: TIERS_CN[row[-1]] for cid, row in scored.items()}
+    # tags in line again: the next run changes nothing
+    service.recompute_all(session, NOW)
+    assert value_tags(session) == after
+
+
+def test_an_untagged_scored_customer_and_a_tagged_unscored_one_are_both_fixed(session: Session) -> None:
+    """As many value-tag rows as scored customers, yet one is wrong: the count check must not skip the
+    anti-join."""
+    from siyu.rfm import store
+    from siyu.tags import service as tags
+
+    ids = shop(session)
+    service.recompute_all(session, NOW)
+    tier_tag = store.tier_tags(session)
+    code = scores(session)[ids["c2"]][-1]
+    tags.apply(session, tier_tag[code], remove=[ids["c2"]], actor="test", reason=None, at=NOW)
+    tags.apply(session, tier_tag["general_value"], add=[ids["c7"]], actor="test", reason=None, at=NOW)
+    service.recompute_all(session, NOW)
+    after = value_tags(session)
+    assert ids["c7"] not in after
+    assert after[ids["c2"]] == TIERS_CN[code]

@@ -201,19 +201,27 @@ def materialise(session: Session, config: RfmConfig, now: datetime) -> str:
 
 
 def values(session: Session) -> tuple[IntArray, IntArray, IntArray]:
-    """recency_days, frequency, monetary of the materialised facts (for the quintile cut points), read
-    with the driver directly: COPY text parsed by NumPy on PostgreSQL, a plain cursor on SQLite."""
+    """recency_days, frequency, monetary of the materialised facts (for the quintile cut points; each
+    column on its own, their row order does not matter). PostgreSQL sends each column as one bytea of
+    big-endian int8s (`string_agg` of `int8send`: one row, no per-row protocol message), SQLite through a
+    plain cursor."""
     kind = fastsql.dialect(session)
-    sql = f"SELECT recency_days, frequency, monetary FROM {TEMP[kind]}"  # noqa: S608
-    raw: Any = session.connection().connection.driver_connection
+    names = ("recency_days", "frequency", "monetary")
     if kind == "postgresql":
-        with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT") as copy:
-            text = b"".join(bytes(block) for block in copy).decode()
-        flat = np.fromstring(text, dtype=np.int64, sep=" ") if text else np.empty(0, dtype=np.int64)
-        table = flat.reshape(-1, 3)
-    else:
-        table = _arrays(raw.execute(sql).fetchall(), 3)
+        packed = ", ".join(f"string_agg(int8send(CAST({c} AS BIGINT)), ''::bytea)" for c in names)
+        row = session.connection().exec_driver_sql(f"SELECT {packed} FROM {TEMP[kind]}").one()  # noqa: S608
+        r, f, m = (unpack_int8(packed) for packed in row)
+        if not len(r) == len(f) == len(m):
+            raise RuntimeError("RFM facts hold NULL values")  # the grouped query never writes one
+        return r, f, m
+    raw: Any = session.connection().connection.driver_connection
+    table = _arrays(raw.execute(f"SELECT {', '.join(names)} FROM {TEMP[kind]}").fetchall(), 3)  # noqa: S608
     return table[:, 0], table[:, 1], table[:, 2]
+
+
+def unpack_int8(packed: bytes | None) -> IntArray:
+    """Concatenated big-endian int8s (PostgreSQL `int8send`) as an array; NULL (no rows) is empty."""
+    return np.frombuffer(bytes(packed or b""), dtype=">i8").astype(np.int64)
 
 
 def drop(session: Session) -> None:

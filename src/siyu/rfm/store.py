@@ -22,6 +22,8 @@ from siyu.tags import service as tags
 from siyu.tags.tables import Tag, TagGroup
 
 TAG_GROUP = "RFM 价值分层"
+BIG_WORK_MEM = "128MB"
+CHECK_LIMIT = 50_000  # untagged customers up to which a full run counts rather than anti-joins
 ACTOR = "system:rfm"
 COLUMNS = ("customer_id", "recency_days", "frequency", "monetary_minor", "r", "f", "m", "tier", "computed_at")
 
@@ -49,7 +51,7 @@ def rewrite(session: Session, facts_table: str, cuts: CutPoints, high_score: int
     tier = f"CASE {bits} " + " ".join(f"WHEN {b} THEN '{code}'" for b, code in enumerate(BY_BITS)) + " END"
     # OFFSET keeps the scoring subquery from being merged into the outer one (r, f, m computed once)
     fence = "LIMIT -1 OFFSET 0" if fastsql.dialect(session) == "sqlite" else "OFFSET 0"
-    session.execute(text("DELETE FROM rfm_scores"))
+    restore = _emptied(session)
     # expressions are built from code and cut points travel as parameters
     sql = (
         f"INSERT INTO rfm_scores ({', '.join(COLUMNS)})"  # noqa: S608
@@ -58,6 +60,44 @@ def rewrite(session: Session, facts_table: str, cuts: CutPoints, high_score: int
         f" FROM {facts_table} {fence}) scored"
     )
     session.execute(text(sql), params)
+    for statement in restore:
+        session.connection().exec_driver_sql(statement)
+
+
+def _emptied(session: Session) -> list[str]:
+    """Empty rfm_scores for the rewrite; returns the statements that rebuild what was dropped.
+
+    SQLite drops the table's pages when DELETE has no WHERE. On PostgreSQL a DELETE would leave a dead
+    row version per customer for every unique check of the new rows to visit; TRUNCATE (transactional,
+    its lock held until commit: readers of rfm_scores wait for the run) starts from empty files, and the
+    primary key and indexes are dropped and built again after the insert (one sort each instead of a
+    million B-tree descents)."""
+    if fastsql.dialect(session) != "postgresql":
+        session.execute(text("DELETE FROM rfm_scores"))
+        return []
+    session.execute(text("TRUNCATE rfm_scores"))
+    constraints = session.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = CAST('rfm_scores' AS regclass) AND contype IN ('p', 'u')"
+        )
+    ).all()
+    indexes = session.execute(
+        text(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema()"
+            " AND i.tablename = 'rfm_scores'"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+        )
+    ).all()
+    restore: list[str] = []
+    run = session.connection().exec_driver_sql
+    for name, definition in constraints:
+        run(f'ALTER TABLE rfm_scores DROP CONSTRAINT "{name}"')
+        restore.append(f'ALTER TABLE rfm_scores ADD CONSTRAINT "{name}" {definition}')
+    for name, definition in indexes:
+        run(f'DROP INDEX "{name}"')
+        restore.append(str(definition))
+    return restore
 
 
 def upsert(session: Session, found: Facts, scored: Scored, now: datetime) -> None:
@@ -118,17 +158,39 @@ def _tier_to_tag(ids: dict[str, int], params: dict[str, Any]) -> str:
     return "CASE s.tier " + " ".join(f"WHEN '{code}' THEN :tag_{code}" for code in ids) + " END"
 
 
+def _only_scored_hold_tags(session: Session, tags: BindParameter[list[int]], untagged: Sequence[int]) -> bool:
+    """Whether no unscored customer holds a value tag, counted instead of anti-joined (the full run's
+    usual case). The scored customers outside `untagged` each hold their tier's tag: a row of their
+    own among the value-tag rows. If those rows, plus the (wrong-tier) value-tag rows of the untagged,
+    are all the value-tag rows there are, no other customer holds one."""
+    if len(untagged) > CHECK_LIMIT:  # e.g. the first run: the anti-join is cheaper than the counts
+        return False
+    count = "SELECT count(*) FROM customer_tags WHERE tag_id IN :tags"
+    total = int(session.execute(text(count).bindparams(tags)).scalar_one())
+    scored = int(session.execute(text("SELECT count(*) FROM rfm_scores")).scalar_one())
+    theirs = 0
+    for part in chunks(sorted(untagged), CHUNK):
+        within: BindParameter[list[int]] = bindparam("ids", list(part), expanding=True)
+        query = text(count + " AND customer_id IN :ids").bindparams(tags, within)
+        theirs += int(session.execute(query).scalar_one())
+    return total == scored - len(untagged) + theirs
+
+
 def sync_tags(session: Session, scope: Sequence[int] | None, now: datetime, *, reason: str) -> None:
     """Bring the value tags of the customers in `scope` (everyone when None) in line with `rfm_scores`:
     each scored customer carries their tier's tag (the exclusive group drops the old one), an unscored
-    customer none; two anti-join queries find the differences. Customers merged into another are the
+    customer none; two anti-join queries find the differences (for everyone, the second only when a count
+    says there can be any). Customers merged into another are the
     merge's business and are left alone (they have no orders, so no score)."""
     ids = tier_tags(session)
+    if scope is None and fastsql.dialect(session) == "postgresql":  # hash a million rows in memory
+        session.execute(text(f"SET LOCAL work_mem = '{BIG_WORK_MEM}'"))
     code_of = {tag_id: code for code, tag_id in ids.items()}
     params: dict[str, Any] = {}
     missing = (
         "SELECT s.customer_id, s.tier FROM rfm_scores s WHERE NOT EXISTS (SELECT 1 FROM customer_tags t"  # noqa: S608 (codes and marks only)
-        f" WHERE t.customer_id = s.customer_id AND t.tag_id = {_tier_to_tag(ids, params)})"
+        f" WHERE t.customer_id = s.customer_id AND t.tag_id = {_tier_to_tag(ids, params)}"
+        " AND t.tag_id IN :tags)"  # only the value tags' rows are hashed or searched
     )
     unscored = (
         "SELECT t.customer_id, t.tag_id FROM customer_tags t WHERE t.tag_id IN :tags"
@@ -138,13 +200,16 @@ def sync_tags(session: Session, scope: Sequence[int] | None, now: datetime, *, r
     add: dict[str, list[int]] = {code: [] for code in ids}
     remove: dict[str, list[int]] = {code: [] for code in ids}
     for part in [None] if scope is None else chunks(scope, CHUNK):
-        q_missing, q_unscored = text(missing), text(unscored).bindparams(tag_list)
+        q_missing, q_unscored = text(missing).bindparams(tag_list), text(unscored).bindparams(tag_list)
         if part is not None:
             within: BindParameter[list[int]] = bindparam("ids", list(part), expanding=True)
-            q_missing = text(missing + " AND s.customer_id IN :ids").bindparams(within)
+            q_missing = text(missing + " AND s.customer_id IN :ids").bindparams(tag_list, within)
             q_unscored = text(unscored + " AND t.customer_id IN :ids").bindparams(tag_list, within)
-        for cid, code in session.execute(q_missing, params):
-            add[str(code)].append(int(cid))
+        untagged = [(int(c), str(code)) for c, code in session.execute(q_missing, params)]
+        for cid, code in untagged:
+            add[code].append(cid)
+        if part is None and _only_scored_hold_tags(session, tag_list, [c for c, _ in untagged]):
+            continue
         found = [(int(c), int(t)) for c, t in session.execute(q_unscored)]
         merged = _merged_away(session, [c for c, _ in found])
         for cid, tag_id in found:
