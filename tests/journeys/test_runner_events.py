@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from siyu.core.clock import as_utc
 from siyu.core.database import dispose_engines
 from siyu.core.pii import get_vault
 from siyu.core.settings import get_settings
@@ -254,3 +255,39 @@ def test_the_first_activation_starts_reading_at_the_end_of_the_log(world: World)
     w.track("early", "Signed Up", plan="after")
     w.drive()
     assert [m.body for m in w.delivered()] == ["欢迎 after"]
+
+
+def test_a_segment_start_that_waits_in_a_backlog_keeps_the_full_wait_after_the_send(world: World) -> None:
+    """Customers of a bulk start enter when a worker reaches them: the wait after the first message counts
+    from there, so a backlog never squeezes the two messages together (nor sets every timer due at once)."""
+    from siyu.journeys import service
+
+    w = world
+    ids = [w.identify(f"q{i}") for i in range(3)]
+    with w.session() as s:
+        s.add(Segment(id=4, name="回访", kind="static", version=1, created_at=w.now, updated_at=w.now,
+                      created_by="test", member_count=3, transitions=0))  # fmt: skip
+        s.flush()
+        s.add_all([SegmentMember(segment_id=4, customer_id=c, entered_at=w.now) for c in ids])
+    two = {"name": "两条", "triggers": [{"type": "manual"}], "start": "a", "nodes": [
+        {"type": "send", "id": "a", "channel": "memory", "template_id": "plain", "purpose": "service",
+         "next": "w"},
+        {"type": "wait", "id": "w", "delay": {"type": "duration", "hours": 1}, "next": "b"},
+        {"type": "send", "id": "b", "channel": "memory", "template_id": "plain", "purpose": "service",
+         "next": "x"}, {"type": "exit", "id": "x"}]}  # fmt: skip
+    jid = w.journey(two)
+    triggered = w.now
+    with w.session() as s:
+        service.trigger(s, jid, now=triggered, actor="test", segment_id=4, key="late")
+    w.clock.current = triggered + timedelta(minutes=45)  # the worker reaches the start 45 minutes late
+    w.drive()
+    assert len(w.delivered()) == 3  # the first message each; the second waits a full hour from here
+    with w.session() as s:
+        dues = list(s.scalars(select(JourneyTimer.due_at).where(JourneyTimer.kind == "run")))
+        entered = list(s.scalars(select(JourneyRun.entered_at)))
+    assert len(dues) == 3 and {as_utc(d) for d in dues} == {triggered + timedelta(minutes=105)}
+    assert {as_utc(e) for e in entered} == {triggered + timedelta(minutes=45)}
+    w.advance(minutes=59)
+    assert len(w.delivered()) == 3
+    w.advance(minutes=1)
+    assert len(w.delivered()) == 6

@@ -134,8 +134,10 @@ def process_bulk(session: Session, now: datetime, limit: int) -> int:
         return 0
     ids = _next_customers(session, bulk, limit)
     batch = Batch(session, now)
-    at = as_utc(bulk.created_at)
-    batch.start([Entry(bulk.journey_id, cid, bulk.start_key, at, bulk.properties) for cid in ids])
+    # each customer enters when a worker reaches them, not at the trigger time: a wait after a send then
+    # lasts as long for the last customer of a large segment as for the first (counted from the trigger,
+    # a backlog shortened it, down to nothing, and the timers of a whole segment fell due at once)
+    batch.start([Entry(bulk.journey_id, cid, bulk.start_key, now, bulk.properties) for cid in ids])
     batch.finish()
     bulk.entered += batch.entered
     bulk.skipped += batch.skipped
