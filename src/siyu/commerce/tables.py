@@ -47,6 +47,8 @@ class Order(Base):
 
 class OrderLine(Base):
     __tablename__ = "order_lines"
+    # segment conditions "bought a product of category X" read that category's lines from this index
+    __table_args__ = (Index("ix_order_lines_category", "category", "order_pk", "customer_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     order_pk: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.core.columns import BigId
@@ -17,6 +17,8 @@ STATUSES = ("granted", "denied", "unsubscribed")
 
 class Consent(Base):
     __tablename__ = "consents"
+    # segment consent conditions read one range of this covering index
+    __table_args__ = (Index("ix_consents_purpose_status", "channel", "purpose", "status", "customer_id"),)
 
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -45,6 +45,9 @@ class Trait(Base):
     """Current value of a trait: last write wins by event time. PII traits keep only `value_enc`."""
 
     __tablename__ = "traits"
+    # SQLite only (migration 0006): trait conditions of segments read one name's range of this covering
+    # index; a PostgreSQL B-tree entry is limited to ~2.7 kB, which a long value would exceed
+    __table_args__ = (Index("ix_traits_name_value", "name", "value", "customer_id").ddl_if(dialect="sqlite"),)
 
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), primary_key=True)
     name: Mapped[str] = mapped_column(String(128), primary_key=True)

@@ -1,0 +1,45 @@
+"""segment speed: indexes that let segment conditions read index ranges instead of whole tables
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-06 02:00:00.000000
+
+- traits (name, value, customer_id), SQLite only: a trait condition reads one name's entries of a small
+  covering index instead of every trait row (ciphertexts included). Not on PostgreSQL, where a B-tree
+  entry is limited to about 2.7 kB and a long trait value would make its write fail (PostgreSQL scans
+  the table in parallel instead).
+- order_lines (category, order_pk, customer_id): "bought a product of category X" reads that category's
+  lines from the index alone.
+- consents (channel, purpose, status, customer_id): a consent condition reads one range of a covering
+  index.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.create_index("ix_traits_name_value", "traits", ["name", "value", "customer_id"], unique=False)
+    op.create_index(
+        "ix_order_lines_category", "order_lines", ["category", "order_pk", "customer_id"], unique=False
+    )
+    op.create_index(
+        "ix_consents_purpose_status",
+        "consents",
+        ["channel", "purpose", "status", "customer_id"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_consents_purpose_status", table_name="consents")
+    op.drop_index("ix_order_lines_category", table_name="order_lines")
+    if op.get_bind().dialect.name == "sqlite":
+        op.drop_index("ix_traits_name_value", table_name="traits")
