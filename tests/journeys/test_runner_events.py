@@ -21,7 +21,7 @@ from siyu.journeys.scheduling import fire_schedules
 from siyu.journeys.tables import BulkEntry, JourneyRun, JourneyTimer
 from siyu.segments.tables import Segment, SegmentMember
 
-from .runner_world import World, shanghai
+from .runner_world import World, events, shanghai
 
 
 def welcome(event: str = "Signed Up", template: str = "hi", **extra: Any) -> dict[str, Any]:
@@ -291,3 +291,34 @@ def test_a_segment_start_that_waits_in_a_backlog_keeps_the_full_wait_after_the_s
     assert len(w.delivered()) == 3
     w.advance(minutes=1)
     assert len(w.delivered()) == 6
+
+
+def test_a_paused_journey_holds_its_unsent_messages_until_active_or_expired(world: World) -> None:
+    from siyu.journeys import service
+
+    w = world
+    send = {"name": "暂停", "triggers": [{"type": "manual"}], "start": "a", "nodes": [
+        {"type": "send", "id": "a", "channel": "memory", "template_id": "plain", "purpose": "service",
+         "expiry": {"type": "drop_after", "hours": 2}, "next": "x"},
+        {"type": "exit", "id": "x"}]}  # fmt: skip
+    jid = w.journey(send)
+    first = [w.identify(f"p{i}") for i in range(2)]
+    w.trigger(jid, first, key="one")
+    with w.session() as s:
+        service.transition(s, jid, "pause", now=w.now)
+    w.advance(minutes=30)
+    assert w.delivered() == [] and {m.status for m in w.outbox()} == {"pending"}
+    with w.session() as s:
+        service.transition(s, jid, "activate", now=w.now)
+    w.drive()
+    assert sorted(m.recipient for m in w.delivered()) == ["p0", "p1"]
+
+    late = w.identify("p2")
+    w.trigger(jid, [late], key="two")
+    with w.session() as s:
+        service.transition(s, jid, "pause", now=w.now)
+    w.advance(hours=3)  # still paused when the message expires: dropped with its reason, never sent
+    assert len(w.delivered()) == 2
+    (dropped,) = w.outbox(customer_id=late)
+    assert (dropped.status, dropped.reason_code) == ("dropped", "expired")
+    assert [e["reason"] for e in events(w, "Message Dropped", late)] == ["expired"]

@@ -12,15 +12,17 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.orm import Session
 
 from siyu.core import fastsql
+from siyu.journeys.tables import Journey
 
 from .sqlids import arrays, ids_value, insert_unnest, text_in, unnest_from, update_unnest
 from .tables import CLAIMABLE, OUTBOX_STATUSES, OutboxMessage
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
+JOURNEYS = cast(Table, Journey.__table__)
 WEBHOOK_CALL = "call_webhook"  # pseudo-channel of a journey's webhook node: no governor, no contact history
 DEFAULTS: dict[str, Any] = {
     "journey_id": None, "version": None, "run_id": None, "node_id": None, "arm": None, "coupon_pool": None,
@@ -107,10 +109,14 @@ def _claim(session: Session, where: Any, order: Any, limit: int) -> list[OutboxR
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[OutboxRow]:
-    """Pending or deferred rows due by `now`, oldest first, locked for this transaction."""
-    o = OUTBOX.c
+    """Pending or deferred rows due by `now`, oldest first, locked for this transaction. Rows of a paused
+    journey are held (sent once it is active again) unless they have expired: those are claimed so the
+    governor drops them, with the reason."""
+    o, j = OUTBOX.c, JOURNEYS.c
+    paused = select(j.id).where(j.status == "paused").scalar_subquery()
+    held = or_(o.journey_id.is_(None), o.journey_id.not_in(paused), o.expires_at < now)
     return _claim(
-        session, (o.status.in_(CLAIMABLE), o.next_attempt_at <= now), (o.next_attempt_at, o.id), limit
+        session, (o.status.in_(CLAIMABLE), o.next_attempt_at <= now, held), (o.next_attempt_at, o.id), limit
     )
 
 
