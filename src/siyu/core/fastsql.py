@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 
@@ -34,6 +35,21 @@ def db_json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def in_list(kind: str, sql_type: str = "text") -> str:
+    """`IN` over one list parameter (see `list_param`): one cached statement whatever the list's length,
+    where SQLAlchemy's expanding `in_()` compiles again for every length. The array is cast to the
+    column's type on PostgreSQL, or a bigint column compared with a numeric[] would not use its index."""
+    return "IN (SELECT value FROM json_each(?))" if kind == "sqlite" else f"= ANY(%s::{sql_type}[])"
+
+
+def list_param(kind: str, values: Sequence[Any]) -> Any:
+    return orjson.dumps(list(values)).decode() if kind == "sqlite" else list(values)
+
+
+def mark(kind: str) -> str:
+    return "?" if kind == "sqlite" else "%s"
+
+
 def insert_sql(kind: str, table: str, columns: Sequence[str], json_columns: Sequence[str] = ()) -> str:
     mark = "?" if kind == "sqlite" else "%s"
     marks = [f"{mark}::jsonb" if kind != "sqlite" and c in json_columns else mark for c in columns]
@@ -44,6 +60,33 @@ def insert_sql(kind: str, table: str, columns: Sequence[str], json_columns: Sequ
 def run_many(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
     if rows:
         session.connection().exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+
+
+def insert_rows(
+    session: Session,
+    table: str,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    json_columns: Sequence[str] = (),
+) -> None:
+    """Append rows to a table: `executemany` on SQLite; `COPY … FROM STDIN` on PostgreSQL, which costs
+    the client a third of what pipelined `executemany` costs per row (JSON columns go as JSON text)."""
+    if not rows:
+        return
+    kind = dialect(session)
+    if kind == "sqlite":
+        run_many(session, insert_sql(kind, table, columns, json_columns), rows)
+        return
+    import psycopg
+
+    raw: Any = session.connection().connection.dbapi_connection
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"  # names come from code, never from input
+    try:
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:  # the same exception classes as a statement run through SQLAlchemy
+        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 
 
 def upsert_add_sql(kind: str, table: str, keys: Sequence[str], added: Sequence[str], extra: str = "") -> str:
@@ -85,5 +128,5 @@ def insert_returning_ids(
         )
     ]
     with_ids = [(i, *r) for i, r in zip(ids, rows, strict=True)]
-    run_many(session, insert_sql(kind, table, ["id", *columns], json_columns), with_ids)
+    insert_rows(session, table, ["id", *columns], with_ids, json_columns)
     return ids

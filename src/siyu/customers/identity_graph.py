@@ -48,14 +48,14 @@ class Resolver:
         if not wanted:
             return
         self._looked_up |= wanted
+        kind = fastsql.dialect(self.session)
+        sql = f"SELECT type, lookup, customer_id FROM identities WHERE lookup {fastsql.in_list(kind)}"  # noqa: S608
         lookups = sorted({lookup for _, lookup in wanted})
-        for start in range(0, len(lookups), 500):
-            query = select(Identity.type, Identity.lookup, Identity.customer_id).where(
-                Identity.lookup.in_(lookups[start : start + 500])
-            )
-            for kind, lookup, cid in self.session.execute(query):
-                if (kind, lookup) in wanted:
-                    self.index[(kind, lookup)] = cid
+        for found, lookup, cid in self.session.connection().exec_driver_sql(
+            sql, (fastsql.list_param(kind, lookups),)
+        ):
+            if (found, lookup) in wanted:
+                self.index[(found, lookup)] = int(cid)
         self._preload_unique({self.index[k] for k in wanted if k in self.index})
 
     def _preload_unique(self, customer_ids: set[int]) -> None:
@@ -65,11 +65,14 @@ class Resolver:
             return
         for cid in ids:
             self.unique[cid] = {}
-        query = select(Identity.customer_id, Identity.type, Identity.lookup).where(
-            Identity.customer_id.in_(ids), Identity.type.in_(unique_types())
+        kind = fastsql.dialect(self.session)
+        sql = (
+            "SELECT customer_id, type, lookup FROM identities"  # noqa: S608 (no input in the text)
+            f" WHERE customer_id {fastsql.in_list(kind, 'bigint')} AND type {fastsql.in_list(kind)}"
         )
-        for cid, kind, lookup in self.session.execute(query):
-            self.unique[cid].setdefault(kind, set()).add(lookup)
+        params = (fastsql.list_param(kind, ids), fastsql.list_param(kind, unique_types()))
+        for cid, found, lookup in self.session.connection().exec_driver_sql(sql, params):
+            self.unique[int(cid)].setdefault(found, set()).add(lookup)
 
     def _unique_values(self, cid: int) -> dict[str, set[str]]:
         if cid not in self.unique:
@@ -188,7 +191,7 @@ class Resolver:
                         fastsql.db_time(kind, when),
                     )
                 )
-            fastsql.run_many(self.session, fastsql.insert_sql(kind, "identities", IDENTITY_COLUMNS), rows)
+            fastsql.insert_rows(self.session, "identities", IDENTITY_COLUMNS, rows)
             self.pending_identities.clear()
 
     def materialise(self, cid: int) -> int:

@@ -9,7 +9,6 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.commerce import ecommerce
@@ -21,7 +20,6 @@ from siyu.customers import stats, traits
 from siyu.customers.identity_graph import Resolver
 from siyu.customers.identity_types import TRAIT_IDENTITIES, IdentityKey, canonical_trait, make_key
 from siyu.events.spec import Message, parse_message
-from siyu.events.tables import Event
 
 
 @dataclass
@@ -146,13 +144,13 @@ def _drop_duplicates(
         fresh.append(p)
     if not fresh:
         return fresh
-    stored = set(
-        session.scalars(
-            select(Event.message_id).where(
-                Event.source_id == source_id, Event.message_id.in_([p.msg.message_id for p in fresh])
-            )
-        )
+    kind = fastsql.dialect(session)
+    sql = (
+        f"SELECT message_id FROM events WHERE source_id = {fastsql.mark(kind)}"  # noqa: S608
+        f" AND message_id {fastsql.in_list(kind)}"
     )
+    ids = fastsql.list_param(kind, [p.msg.message_id for p in fresh])
+    stored = {m for (m,) in session.connection().exec_driver_sql(sql, (source_id, ids))}
     if stored:
         for p in fresh:
             if p.msg.message_id in stored:
@@ -282,9 +280,12 @@ def write(session: Session, vault: Vault, batches: list[Prepared]) -> list[Inges
 
     kind = fastsql.dialect(session)
     received = [fastsql.db_time(kind, b.received_at) for b in batches]
-    sql = fastsql.insert_sql(kind, "events", EVENT_COLUMNS, json_columns=("properties", "context"))
-    fastsql.run_many(
-        session, sql, [_event_row(vault, kind, source_id, p, received[owner[id(p)]]) for p in fresh]
+    fastsql.insert_rows(
+        session,
+        "events",
+        EVENT_COLUMNS,
+        [_event_row(vault, kind, source_id, p, received[owner[id(p)]]) for p in fresh],
+        json_columns=("properties", "context"),
     )
 
     tallies: dict[int, stats.EventTally] = {}
