@@ -49,6 +49,9 @@ def _check(figures: dict[str, object], database: str) -> None:
     assert figures["requests"] == 20
     assert figures["stored_events"] == figures["events"] == 2000
     assert figures["stored_customers"] == figures["users_touched"]
+    assert isinstance(figures["inprocess_worker"], bool)
+    cpu = figures["loadgen_cpu_s"]
+    assert isinstance(cpu, float) and 0 <= cpu <= float(str(figures["wall_s"])) * 4
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from siyu.bench import loadgen
 from siyu.bench.server import HOST, ServerProcess, TreeSampler
+from siyu.core.settings import get_settings
 
 Progress = Callable[[str, int], None]  # (phase, accepted events so far)
 
@@ -194,6 +195,9 @@ def run(options: IngestOptions, progress: Progress | None = None) -> dict[str, A
         "batch": options.batch,
         "concurrency": options.concurrency,
         "workers": 1 if url.startswith("sqlite") else options.workers,
+        # `siyu serve` also runs the background worker (segments, lifecycle, RFM, journeys) unless
+        # SIYU_INPROCESS_WORKER=false: it re-evaluates every customer the events touched
+        "inprocess_worker": get_settings().inprocess_worker,
         "requests": result.requests,
         "errors": result.errors,
         "accepted": result.accepted,
@@ -208,6 +212,7 @@ def run(options: IngestOptions, progress: Progress | None = None) -> dict[str, A
         "events_per_s_by_tenth": rate_by_tenth(result.answered),
         "peak_rss_mb": round(sampler.peak_rss_mb, 1),
         "server_cpu_s": round(sampler.cpu_s - cpu_before, 1),
+        "loadgen_cpu_s": round(result.cpu_s, 1),
         "stored_events": stored_events,
         "users_touched": result.users_touched,
         "stored_customers": stored_customers,

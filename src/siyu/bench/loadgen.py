@@ -53,6 +53,7 @@ class LoadResult:
     duplicates: int = 0
     rejected_messages: int = 0
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # the load generator's own CPU while sending (it shares the machine with the server)
     users_touched: int = 0
     error_samples: list[str] = field(default_factory=list)
 
@@ -125,12 +126,14 @@ def send_all(workload: Workload, target: Target, concurrency: int, progress: Syn
     sender = _Sender(workload, target, progress, LoadResult(users_touched=workload.users_touched))
     indexes = itertools.count()  # next() is atomic under the GIL: each body is sent once
     threads = [threading.Thread(target=sender.run, args=(indexes,)) for _ in range(concurrency)]
+    cpu_before = time.process_time()
     sender.started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     sender.result.wall_s = time.perf_counter() - sender.started
+    sender.result.cpu_s = time.process_time() - cpu_before
     return sender.result
 
 

@@ -36,7 +36,9 @@ async def _handle(request: Request, forced_type: str | None) -> JSONResponse:
     raw = await _read_body(request)
     body = service.decode_body(raw, request.headers.get("content-encoding"))
     key = service.write_key_from(request.headers.get("authorization"), body)
-    source_id = await run_in_threadpool(service.source_id_for, key)
+    source_id = service.cached_source_id(key)
+    if source_id is None:
+        source_id = await run_in_threadpool(service.source_id_for, key)
     messages, sent_at = service.messages_of(body, batch=forced_type is None)
     report = await run_in_threadpool(service.ingest_request, source_id, messages, sent_at, forced_type)
     content: dict[str, Any] = {
