@@ -53,8 +53,11 @@ class SegmentMember(Base):
     __tablename__ = "segment_members"
     __table_args__ = (Index("ix_segment_members_customer", "customer_id"),)
 
-    segment_id: Mapped[int] = mapped_column(Integer, ForeignKey("segments.id"), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), primary_key=True)
+    # No foreign keys (migration 0006): members are derived from customers and segments that are never
+    # deleted (archived, merged), and a rebuild writes up to a million rows at once; on PostgreSQL the two
+    # per-row referential checks cost more than the insert itself.
+    segment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
