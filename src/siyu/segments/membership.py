@@ -130,6 +130,12 @@ def _rowcount(result: Any) -> int:
     return max(int(result.rowcount), 0)
 
 
+def _has_members(session: Session, segment_id: int) -> bool:
+    m = SegmentMember.__table__.c
+    first = session.execute(select(m.customer_id).where(m.segment_id == segment_id).limit(1)).first()
+    return first is not None
+
+
 def replace_all(
     session: Session,
     segment: Segment,
@@ -153,6 +159,16 @@ def replace_all(
         ["segment_id", "customer_id", "entered_at"],
         select(literal(segment.id), new.customer_id, literal(now, UTCDateTime)).where(fresh),
     )
+    if not events and not _has_members(session, segment.id):
+        # A first build: nothing to diff against, and the segment's exclusive lock keeps incremental
+        # writers out, so a plain INSERT … SELECT (no anti-join, no conflict check, no rows returned).
+        plain = insert_for(fastsql.dialect(session), SegmentMember.__table__).from_select(
+            ["segment_id", "customer_id", "entered_at"],
+            select(literal(segment.id), new.customer_id, literal(now, UTCDateTime)),
+        )
+        session.execute(plain)
+        session.execute(delete(SCRATCH))
+        return Delta(entered=total, exited=0, members=total)
     if not events:
         exited = _rowcount(session.execute(leave))
         added = arrive.on_conflict_do_nothing()
