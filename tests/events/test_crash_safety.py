@@ -30,14 +30,14 @@ BATCH = 50
 class ServerProcess:
     """`siyu serve` as a child process of its own (its own session, so signals reach only it)."""
 
-    def __init__(self, db_url: str, workdir: Path) -> None:
+    def __init__(self, db_url: str, workdir: Path, workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / f"serve-{self.port}.log"
         env = {**os.environ, "SIYU_DATABASE_URL": db_url, "SIYU_ENVIRONMENT": "test"}
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
-                [SIYU, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [SIYU, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
                 env=env,
                 cwd=workdir,
                 stdout=log,
@@ -60,7 +60,8 @@ class ServerProcess:
         raise AssertionError(f"siyu serve did not become healthy ({last}): {self.log.read_text()}")
 
     def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
+        """SIGKILL every process of the server at once (its session: server processes included)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
 
     def stop(self) -> None:
@@ -135,12 +136,16 @@ class Load:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_load_loses_no_acknowledged_message(db_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_mid_load_loses_no_acknowledged_message(db_url: str, tmp_path: Path, workers: int) -> None:
+    """With 2 server processes on SQLite, they hand their batches to one writer (siyu.events.writer)."""
     with unit_of_work() as s:
         _source, key = create_source(s, "load")
     dispose_engines()
 
-    server = ServerProcess(db_url, tmp_path).wait_ready()
+    server = ServerProcess(db_url, tmp_path, workers).wait_ready()
+    one_writer = "hand tracking batches to one writer" in server.log.read_text()
+    assert one_writer == (workers > 1 and db_url.startswith("sqlite")), server.log.read_text()
     try:
         load = Load(server.url, key).start()
         deadline = time.monotonic() + 120

@@ -31,7 +31,7 @@ def ingest(
     customers: int = typer.Option(200_000, "--customers", min=1, help="Distinct users they spread over"),
     batch: int = typer.Option(100, "--batch", min=1, help="Messages per /v1/batch request"),
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Concurrent keep-alive connections"),
-    workers: int = typer.Option(1, "--workers", min=1, help="Server worker processes (PostgreSQL only)"),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server processes (SQLite: one writer)"),
     database_url: str = typer.Option(None, "--database-url", help="Use this database (default: temp SQLite)"),
     postgres: bool = typer.Option(False, "--postgres", help="Start a throwaway PostgreSQL and use it"),
     seed: int = typer.Option(7, "--seed", help="Seed of the generated traffic"),

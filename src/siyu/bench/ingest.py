@@ -194,7 +194,7 @@ def run(options: IngestOptions, progress: Progress | None = None) -> dict[str, A
         "database": "sqlite" if url.startswith("sqlite") else "postgresql",
         "batch": options.batch,
         "concurrency": options.concurrency,
-        "workers": 1 if url.startswith("sqlite") else options.workers,
+        "workers": options.workers,
         # `siyu serve` also runs the background worker (segments, lifecycle, RFM, journeys) unless
         # SIYU_INPROCESS_WORKER=false: it re-evaluates every customer the events touched
         "inprocess_worker": get_settings().inprocess_worker,

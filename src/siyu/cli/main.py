@@ -70,25 +70,42 @@ def token_create(
 def serve(
     host: str = typer.Option(None, help="Bind address (default SIYU_HOST)"),
     port: int = typer.Option(None, help="Port (default SIYU_PORT)"),
-    workers: int = typer.Option(1, help="Worker processes (PostgreSQL only; SQLite uses one)"),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="Server processes. On SQLite they hand tracking batches to one writer in this process.",
+    ),
 ) -> None:
     """Migrate, then serve the API and console."""
+    import os
+    import shutil
+    import tempfile
+
     import uvicorn
 
     from siyu.migrations import upgrade
 
     settings = get_settings()
     upgrade(settings.database_url)
-    if settings.is_sqlite:
-        workers = 1
+    writer_server, writer_dir = None, None
+    if settings.is_sqlite and workers > 1:
+        from siyu.events.writer import WriterServer
+
+        writer_dir = tempfile.mkdtemp(prefix="siyu-writer-")
+        writer_server = WriterServer(os.path.join(writer_dir, "ingest.sock")).start()
+        os.environ["SIYU_INGEST_WRITER_SOCKET"] = writer_server.path  # read by the server processes
+        console.print(f"SQLite: {workers} server processes hand tracking batches to one writer here")
     background = None
+    from siyu.core.runtime import tune_gc
+
+    tune_gc()
     if settings.inprocess_worker:  # segments, rule tags, scheduled jobs; SIYU_INPROCESS_WORKER=false to skip
         from siyu.worker.runner import WorkerThread
 
         background = WorkerThread().start()
     try:
         uvicorn.run(
-            "siyu.web.app:create_app",
+            "siyu.web.app:create_served_app",
             factory=True,
             host=host or settings.host,
             port=port or settings.port,
@@ -99,6 +116,11 @@ def serve(
     finally:
         if background is not None:
             background.stop()
+        if writer_server is not None:
+            writer_server.stop()
+            os.environ.pop("SIYU_INGEST_WRITER_SOCKET", None)
+        if writer_dir is not None:
+            shutil.rmtree(writer_dir, ignore_errors=True)
 
 
 @app.command()

@@ -81,6 +81,9 @@ def get_engine(url: str | None = None) -> Engine:
         engine = create_engine(
             url,
             connect_args={"timeout": 30, "check_same_thread": False},
+            # A connection's page cache is dropped when another connection has written since its last
+            # transaction: reusing the most recently returned connection keeps the writer's cache warm.
+            pool_use_lifo=True,
             json_serializer=_dumps,
             json_deserializer=_loads,
         )

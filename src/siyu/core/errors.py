@@ -13,6 +13,13 @@ class SiyuError(Exception):
         self.message = message
         self.field = field
 
+    def __reduce__(self) -> tuple[object, ...]:  # pickled with its field (the ingestion writer's answers)
+        return (_rebuild, (type(self), self.message, self.field))
+
+
+def _rebuild(cls: type[SiyuError], message: str, field: str | None) -> SiyuError:
+    return cls(message, field=field)
+
 
 class ValidationFailed(SiyuError):
     status_code = 400

@@ -62,6 +62,40 @@ def run_many(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
         session.connection().exec_driver_sql(sql, rows)  # type: ignore[arg-type]
 
 
+def fetch(session: Session, sql: str, params: Sequence[Any]) -> list[Any]:
+    """Rows of a query as the driver gives them (tuples), from the session's connection and transaction.
+
+    For the hot path's lookups of hundreds of rows per batch: iterating SQLAlchemy's result builds a
+    `Row` per row through several Python calls. Driver errors are raised as SQLAlchemy's, as if the
+    statement had gone through SQLAlchemy (retries catch `OperationalError`/`IntegrityError`)."""
+    fairy: Any = session.connection().connection
+    raw = fairy.dbapi_connection
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    except Exception as exc:
+        base = _driver_error(raw)
+        if base is not None and isinstance(exc, base):
+            raise DBAPIError.instance(sql, params, exc, base) from exc
+        raise
+    finally:
+        cursor.close()
+
+
+def _driver_error(raw: Any) -> type[Exception] | None:
+    module = type(raw).__module__.split(".")[0]
+    if module == "sqlite3":
+        import sqlite3
+
+        return sqlite3.Error
+    if module == "psycopg":
+        import psycopg
+
+        return psycopg.Error
+    return None
+
+
 def insert_rows(
     session: Session,
     table: str,

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(32 * 1024, description="Largest accepted tracking message (bytes).")
     max_request_bytes: int = Field(500 * 1024, description="Largest accepted tracking request (bytes).")
     timezone: str = Field("Asia/Shanghai", description="Brand time zone: daily rollups use its days.")
+    ingest_writer_socket: str = Field(
+        "",
+        description="Set by `siyu serve --workers N` on SQLite for its server processes: the Unix socket "
+        "of the one ingestion writer (siyu.events.writer). Not an operator setting.",
+    )
     host: str = Field("127.0.0.1", description="Address `siyu serve` binds.")
     port: int = Field(8000, description="Port `siyu serve` binds.")
 

@@ -43,7 +43,9 @@ class Resolver:
         return self._rules.get(kind, CUSTOM_RULE)
 
     # -- loading -------------------------------------------------------------------------------
-    def preload(self, keys: Iterable[Key]) -> None:
+    def preload(self, keys: Iterable[Key], *, unique: bool = True) -> None:
+        """Look the keys up in one query; with `unique`, also load the unique-type identities of the
+        customers found (needed to check conflicts), else leave that to `preload_unique`."""
         wanted = {k for k in keys if k not in self.index and k not in self._looked_up}
         if not wanted:
             return
@@ -51,12 +53,14 @@ class Resolver:
         kind = fastsql.dialect(self.session)
         sql = f"SELECT type, lookup, customer_id FROM identities WHERE lookup {fastsql.in_list(kind)}"  # noqa: S608
         lookups = sorted({lookup for _, lookup in wanted})
-        for found, lookup, cid in self.session.connection().exec_driver_sql(
-            sql, (fastsql.list_param(kind, lookups),)
-        ):
+        for found, lookup, cid in fastsql.fetch(self.session, sql, (fastsql.list_param(kind, lookups),)):
             if (found, lookup) in wanted:
                 self.index[(found, lookup)] = int(cid)
-        self._preload_unique({self.index[k] for k in wanted if k in self.index})
+        if unique:
+            self._preload_unique({self.index[k] for k in wanted if k in self.index})
+
+    def preload_unique(self, customer_ids: Iterable[int]) -> None:
+        self._preload_unique(set(customer_ids))
 
     def _preload_unique(self, customer_ids: set[int]) -> None:
         """Unique-type identities of these stored customers, in one query (needed for conflict checks)."""
@@ -71,7 +75,7 @@ class Resolver:
             f" WHERE customer_id {fastsql.in_list(kind, 'bigint')} AND type {fastsql.in_list(kind)}"
         )
         params = (fastsql.list_param(kind, ids), fastsql.list_param(kind, unique_types()))
-        for cid, found, lookup in self.session.connection().exec_driver_sql(sql, params):
+        for cid, found, lookup in fastsql.fetch(self.session, sql, params):
             self.unique[int(cid)].setdefault(found, set()).add(lookup)
 
     def _unique_values(self, cid: int) -> dict[str, set[str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from siyu.core.errors import ValidationFailed
 from siyu.core.pii import Vault, normalise_email, normalise_phone
@@ -95,8 +95,9 @@ def check_type(kind: str) -> str:
     return kind
 
 
-@dataclass(frozen=True)
-class IdentityKey:
+class IdentityKey(NamedTuple):
+    """A tuple, so that a prepared batch crosses to the ingestion writer cheaply (siyu.events.writer)."""
+
     type: str
     lookup: str
     value: str | None  # plain value for ordinary ids; None for personal data

@@ -48,6 +48,7 @@ class _Parsed:
     msg: Message
     keys: list[IdentityKey]
     commerce: ecommerce.CommerceAction | None
+    row: tuple[Any, ...]  # the event row's columns after customer_id and received_at (EVENT_COLUMNS)
     customer: int = 0
 
 
@@ -83,6 +84,10 @@ def identity_keys(vault: Vault, msg: Message) -> list[IdentityKey]:
     return list(unique.values())
 
 
+def _kind(settings: Settings) -> str:
+    return "sqlite" if settings.is_sqlite else "postgresql"
+
+
 def _field_with_nul(raw: Any) -> str:
     if isinstance(raw, dict):
         for key, value in raw.items():
@@ -99,8 +104,10 @@ def _parse_all(
     batch_sent_at: datetime | None,
     forced_type: str | None,
     report: IngestReport,
+    source_id: int,
 ) -> list[_Parsed]:
     parsed: list[_Parsed] = []
+    kind = _kind(settings)
     for index, raw in enumerate(raws):
         message_id = raw.get("messageId") if isinstance(raw, dict) else None
         try:
@@ -120,7 +127,7 @@ def _parse_all(
             action = None
             if msg.type == "track" and msg.name:
                 action = ecommerce.parse(msg.name, msg.properties, settings.default_currency)
-            parsed.append(_Parsed(index, msg, keys, action))
+            parsed.append(_Parsed(index, msg, keys, action, _event_columns(vault, kind, source_id, msg)))
         except ValidationFailed as exc:
             mid = str(message_id) if isinstance(message_id, str | int) else None
             report.errors.append(MessageError(index, mid, exc.field, exc.message))
@@ -150,7 +157,7 @@ def _drop_duplicates(
         f" AND message_id {fastsql.in_list(kind)}"
     )
     ids = fastsql.list_param(kind, [p.msg.message_id for p in fresh])
-    stored = {m for (m,) in session.connection().exec_driver_sql(sql, (source_id, ids))}
+    stored = {m for (m,) in fastsql.fetch(session, sql, (source_id, ids))}
     if stored:
         for p in fresh:
             if p.msg.message_id in stored:
@@ -173,7 +180,22 @@ def _resolve(
     for p in fresh:
         if p.msg.type == "alias" and p.msg.previous_id:
             preload += [("user_id", p.msg.previous_id), ("anonymous_id", p.msg.previous_id)]
-    resolver.preload(preload)
+    resolver.preload(preload, unique=False)
+    # Unique-type identities are needed only to decide whether identities may join: for messages with a
+    # key not stored yet, keys of several customers, or an alias. A returning customer's message whose
+    # keys all point to them needs none (anything missed here is loaded on demand by the resolver).
+    undecided: set[int] = set()
+    index = resolver.index
+    for p in fresh:
+        owners = {index.get(k.key) for k in p.keys}
+        if None in owners or len(owners) > 1 or p.msg.type == "alias":
+            undecided.update(cid for cid in owners if cid is not None)
+            if p.msg.type == "alias" and p.msg.previous_id:
+                for kind in ("user_id", "anonymous_id"):
+                    cid = index.get((kind, p.msg.previous_id))
+                    if cid is not None:
+                        undecided.add(cid)
+    resolver.preload_unique(undecided)
     merges: list[list[int]] = [[] for _ in range(batches)]
     for p in fresh:
         before = len(resolver.merges)
@@ -193,13 +215,13 @@ def _resolve(
 
 
 EVENT_COLUMNS = (
-    "customer_id", "source_id", "message_id", "type", "name", "user_id", "anonymous_id", "timestamp",
-    "original_timestamp", "sent_at", "received_at", "properties", "context", "pii_enc",
+    "customer_id", "received_at", "source_id", "message_id", "type", "name", "user_id", "anonymous_id",
+    "timestamp", "original_timestamp", "sent_at", "properties", "context", "pii_enc",
 )  # fmt: skip
 
 
-def _event_row(vault: Vault, kind: str, source_id: int, p: _Parsed, received: Any) -> tuple[Any, ...]:
-    msg = p.msg
+def _event_columns(vault: Vault, kind: str, source_id: int, msg: Message) -> tuple[Any, ...]:
+    """The event row without its customer and receipt time, built in the pure phase."""
     public, personal = vault.split_pii(msg.properties)
     if msg.type in ("track", "page", "screen") and "name" in personal:
         public["name"] = personal.pop("name")  # a product or page name, not a person's
@@ -214,7 +236,6 @@ def _event_row(vault: Vault, kind: str, source_id: int, p: _Parsed, received: An
             secret["context_traits"] = ctx_personal
             context = {**context, "traits": ctx_public}
     return (
-        p.customer,
         source_id,
         msg.message_id,
         msg.type,
@@ -224,7 +245,6 @@ def _event_row(vault: Vault, kind: str, source_id: int, p: _Parsed, received: An
         fastsql.db_time(kind, msg.timestamp),
         fastsql.db_time(kind, msg.original_timestamp),
         fastsql.db_time(kind, msg.sent_at),
-        received,
         fastsql.db_json(public),
         fastsql.db_json(context),
         vault.encrypt_json(secret) if secret else None,
@@ -240,6 +260,7 @@ class Prepared:
     received_at: datetime
     parsed: list[_Parsed]
     errors: list[MessageError]
+    kind: str  # the database dialect the event rows were built for
 
 
 def prepare(
@@ -253,8 +274,8 @@ def prepare(
     forced_type: str | None = None,
 ) -> Prepared:
     report = IngestReport()
-    parsed = _parse_all(raws, settings, vault, received_at, batch_sent_at, forced_type, report)
-    return Prepared(source_id, received_at, parsed, report.errors)
+    parsed = _parse_all(raws, settings, vault, received_at, batch_sent_at, forced_type, report, source_id)
+    return Prepared(source_id, received_at, parsed, report.errors, _kind(settings))
 
 
 def write(session: Session, vault: Vault, batches: list[Prepared]) -> list[IngestReport]:
@@ -279,12 +300,17 @@ def write(session: Session, vault: Vault, batches: list[Prepared]) -> list[Inges
     merges_by_batch = _resolve(session, vault, source_id, fresh, owner, len(batches))
 
     kind = fastsql.dialect(session)
+    for b in batches:
+        if b.kind != kind:  # prepared for another database than this session's: build the rows again
+            for p in b.parsed:
+                p.row = _event_columns(vault, kind, source_id, p.msg)
+            b.kind = kind
     received = [fastsql.db_time(kind, b.received_at) for b in batches]
     fastsql.insert_rows(
         session,
         "events",
         EVENT_COLUMNS,
-        [_event_row(vault, kind, source_id, p, received[owner[id(p)]]) for p in fresh],
+        [(p.customer, received[owner[id(p)]], *p.row) for p in fresh],
         json_columns=("properties", "context"),
     )
 

@@ -144,17 +144,25 @@ def ingest_request(source_id: int, raws: list[Any], sent_at: Any, forced_type: s
     """
     settings, vault = get_settings(), get_vault()
     batch_sent_at = parse_time(sent_at, "sentAt") if isinstance(sent_at, str) else None
-    job = _Job(
-        prepare(
-            settings,
-            vault,
-            source_id=source_id,
-            raws=raws,
-            received_at=now(),
-            batch_sent_at=batch_sent_at,
-            forced_type=forced_type,
-        )
+    prepared = prepare(
+        settings,
+        vault,
+        source_id=source_id,
+        raws=raws,
+        received_at=now(),
+        batch_sent_at=batch_sent_at,
+        forced_type=forced_type,
     )
+    if settings.ingest_writer_socket:  # a front of `siyu serve --workers N` on SQLite
+        from siyu.events import writer
+
+        return writer.submit(settings.ingest_writer_socket, prepared)
+    return write_prepared(prepared)
+
+
+def write_prepared(prepared: Prepared) -> IngestReport:
+    """Write one prepared batch with a group commit (see `ingest_request`); its report after the commit."""
+    job = _Job(prepared)
     with _waiting_lock:
         _waiting.append(job)
     while not job.done:

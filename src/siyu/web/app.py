@@ -13,6 +13,7 @@ from sqlalchemy import text
 import siyu
 from siyu.core.database import get_engine
 from siyu.core.errors import SiyuError
+from siyu.core.runtime import tune_gc
 from siyu.web.guards import RejectNul
 
 # Routers of each capability, included in this order. A capability still being built may be absent.
@@ -80,4 +81,11 @@ def create_app() -> FastAPI:
         return {"status": "ok", "version": siyu.__version__}
 
     _include_routers(app)
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """The app as `siyu serve` runs it: in each server process, the collector is tuned once loaded."""
+    app = create_app()
+    tune_gc()
     return app
