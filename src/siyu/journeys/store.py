@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from siyu.core import fastsql
@@ -192,7 +192,23 @@ def live_run_ids(session: Session, customer_ids: Iterable[int]) -> dict[int, lis
 def entry_facts(
     session: Session, journey_id: int, customer_ids: Sequence[int]
 ) -> dict[int, tuple[datetime | None, bool]]:
-    """customer id → (last entry time, has a run that blocks re-entry) for one journey."""
+    """customer id → (last entry time, has a run that blocks re-entry) for one journey.
+
+    PostgreSQL looks each customer up on its own (a lateral subquery per id): written as
+    `customer_id = ANY(:ids)`, a plan made while `journey_runs` was small (a journey's first large start
+    fills it faster than statistics follow) read every run of the journey for each batch."""
+    if fastsql.dialect(session) == "postgresql":
+        lateral = (
+            "SELECT u.customer_id, r.last, r.blocking FROM unnest(CAST(:ids AS bigint[])) AS u(customer_id)"
+            " CROSS JOIN LATERAL (SELECT max(entered_at) AS last, sum(CASE WHEN status IN ('pending',"
+            " 'active') THEN 1 ELSE 0 END) AS blocking FROM journey_runs WHERE journey_id = :journey"
+            " AND customer_id = u.customer_id) AS r WHERE r.last IS NOT NULL"
+        )
+        rows = session.execute(
+            text(lateral).columns(last=UTCDateTime()),
+            {"journey": journey_id, "ids": ids_value(session, customer_ids)},
+        )
+        return {int(cid): (last, bool(blocking)) for cid, last, blocking in rows}
     sql = ("SELECT customer_id, max(entered_at) AS last, sum(CASE WHEN status IN ('pending', 'active')"
            " THEN 1 ELSE 0 END) AS blocking FROM journey_runs WHERE journey_id = :journey AND {in}"
            " GROUP BY customer_id")  # fmt: skip
@@ -216,6 +232,10 @@ class DueTimer:
     payload: dict[str, Any] | None
 
 
+# a literal, so the planner can prove the partial index `ix_journey_timers_due` (migration 0007) applies
+_PENDING = text("journey_timers.status = 'pending'")
+
+
 def claim_timers(session: Session, now: datetime, limit: int, journey_ids: Sequence[int]) -> list[DueTimer]:
     """Up to `limit` pending timers due by `now` (earliest first) of these journeys, locked."""
     if not journey_ids:
@@ -223,7 +243,7 @@ def claim_timers(session: Session, now: datetime, limit: int, journey_ids: Seque
     t = JourneyTimer.__table__.c
     query = (
         select(t.id, t.key, t.kind, t.run_id, t.journey_id, t.customer_id, t.due_at, t.payload)
-        .where(t.status == "pending", t.due_at <= now, t.journey_id.in_(sorted(journey_ids)))
+        .where(_PENDING, t.due_at <= now, t.journey_id.in_(sorted(journey_ids)))
         .order_by(t.due_at, t.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

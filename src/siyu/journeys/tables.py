@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.core.columns import BigId, Json
@@ -20,6 +20,11 @@ TIMER_KINDS = ("run", "entry")  # run: a waiting run's timer; entry: a scheduled
 TIMER_STATUSES = ("pending", "fired", "cancelled")
 TASK_STATUSES = ("open", "done", "overdue", "cancelled")
 STAT_METRICS = ("entered", "sent", "deferred", "dropped", "failed", "converted", "exited")
+
+
+def _where(sql: str) -> dict[str, Any]:
+    """A partial index's predicate, the same on PostgreSQL and SQLite."""
+    return {"postgresql_where": text(sql), "sqlite_where": text(sql)}
 
 
 class Journey(Base):
@@ -63,7 +68,7 @@ class JourneyRun(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     journey_id: Mapped[int] = mapped_column(Integer, ForeignKey("journeys.id"))
     version: Mapped[int] = mapped_column(Integer)
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)  # no foreign key: customers are never deleted (0007)
     entry_key: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(16))
     state: Mapped[dict[str, Any]] = mapped_column(Json)
@@ -81,7 +86,9 @@ class JourneyTimer(Base):
     the same transaction as the step it causes. `payload` of an entry timer: the start key and properties."""
 
     __tablename__ = "journey_timers"
-    __table_args__ = (Index("ix_journey_timers_status_due", "status", "due_at"),)
+    __table_args__ = (  # partial: only pending timers, in claim order (migration 0007)
+        Index("ix_journey_timers_due", "due_at", "id", **_where("status = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from siyu.channels import registry
@@ -153,7 +153,8 @@ def waiting_tasks(session: Session, limit: int) -> dict[str | None, list[Waiting
     """Up to `limit` tasks (msgid; None for rows without one), least recently checked first, with their
     waiting rows and each customer's WeCom address."""
     o = outbox.OUTBOX.c
-    waiting = (o.status == WAITING, o.channel == CHANNEL)
+    # the status as a literal: it selects the partial index `ix_outbox_confirming` (migration 0007)
+    waiting = (text(f"outbox.status = '{WAITING}'"), o.channel == CHANNEL)
     checked = func.max(o.updated_at)  # see apply(): one row per task carries the last check
     pick = select(o.provider_id).where(*waiting).group_by(o.provider_id).order_by(checked, o.provider_id)
     msgids = list(session.scalars(pick.limit(limit)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.core.columns import BigId, Json
@@ -21,16 +21,24 @@ OUTBOX_STATUSES = ("pending", "deferred", "sending", "sent", "queued_for_confirm
 CLAIMABLE = ("pending", "deferred")
 
 
+def _where(sql: str) -> dict[str, Any]:
+    """A partial index's predicate, the same on PostgreSQL and SQLite."""
+    return {"postgresql_where": text(sql), "sqlite_where": text(sql)}
+
+
 class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # partial claim indexes (migration 0007): only rows a worker can claim, in claim order
+        Index("ix_outbox_due", "next_attempt_at", "id", **_where("status IN ('pending', 'deferred')")),
+        Index("ix_outbox_lease", "lease_until", "id", **_where("status = 'sending'")),
+        Index("ix_outbox_confirming", "provider_id", **_where("status = 'queued_for_confirmation'")),
         Index("ix_outbox_customer", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)  # no foreign key: customers are never deleted (0007)
     journey_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
