@@ -110,6 +110,12 @@ def populate(url: str, customers: int, now: datetime, wait_minutes: int = 1) -> 
         created = service.create(s, journey(wait_minutes), actor="bench", now=now)
         service.transition(s, created.id, "activate", now=now)
         s.commit()
+        if kind == "postgresql":
+            # a brand's customers table has planner statistics; one loaded a second ago has none, and
+            # without them PostgreSQL reads `id = ANY(:ids) AND merged_into_id IS NULL` through the
+            # merged_into_id index, every row of the table for each batch of 500 ids
+            s.execute(text("ANALYZE customers, segment_members"))
+            s.commit()
         return created.id, segment.id
 
 
@@ -135,11 +141,16 @@ def _worker(url: str, sink_port: int, log: Path) -> subprocess.Popen[bytes]:
 
 def worker_main() -> None:
     """A `siyu worker` running only the journey and outbox jobs (`journeys.*`, `messaging.*`): the
-    segment, lifecycle and RFM jobs would otherwise sweep the freshly loaded customers mid-benchmark."""
-    from siyu.worker.jobs import load
+    segment, lifecycle and RFM jobs would otherwise sweep the freshly loaded customers mid-benchmark.
+    Only those two capabilities' job modules are imported (the others pull in scikit-learn and pandas)."""
+    import importlib
+
+    from siyu.worker.jobs import JOBS
     from siyu.worker.runner import Worker
 
-    jobs = [job for name, job in load().items() if name.startswith(("journeys.", "messaging."))]
+    for module in ("siyu.journeys.jobs", "siyu.messaging.jobs"):
+        importlib.import_module(module)
+    jobs = [job for name, job in JOBS.items() if name.startswith(("journeys.", "messaging."))]
     worker = Worker(jobs=jobs)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: worker.stop())
