@@ -176,6 +176,16 @@ def write_prepared(prepared: Prepared) -> IngestReport:
     return job.report
 
 
+def write_group(batches: list[Prepared]) -> list[IngestReport | BaseException]:
+    """Write batches that are already grouped (the ingestion writer's loop) as one group commit: each
+    batch's report, or the exception that kept it from being written."""
+    jobs = [_Job(b) for b in batches]
+    with _writer:
+        _write_group(jobs)
+    lost = RuntimeError("the batch was not written")
+    return [job.report if job.report is not None else job.error or lost for job in jobs]
+
+
 def _take_group() -> list[_Job]:
     with _waiting_lock:
         group: list[_Job] = []

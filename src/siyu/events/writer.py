@@ -19,8 +19,8 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import selectors
 import socket
-import socketserver
 import struct
 import threading
 from typing import Any
@@ -72,78 +72,127 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
-class _Handler(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        sock: socket.socket = self.request
-        server: _Server = self.server  # type: ignore[assignment]
-        with server.lock:
-            server.connections.add(sock)
-        try:
-            self._serve(sock)
-        finally:
-            with server.lock:
-                server.connections.discard(sock)
-
-    def _serve(self, sock: socket.socket) -> None:
-        from siyu.events.service import write_prepared
-
-        while True:
-            try:
-                prepared = _receive(sock)
-            except (EOFError, ConnectionError):
-                return
-            try:
-                answer: tuple[str, Any] = ("ok", write_prepared(prepared))
-            except Exception as exc:  # handed to the front, which answers its request with it
-                answer = ("error", _portable(exc))
-            try:
-                _send(sock, answer)
-            except (BrokenPipeError, ConnectionError):
-                return
-
-
-class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-    def __init__(self, path: str) -> None:
-        super().__init__(path, _Handler)
-        self.lock = threading.Lock()
-        self.connections: set[socket.socket] = set()
-
-    def close_connections(self) -> None:
-        with self.lock:
-            for sock in self.connections:
-                with contextlib.suppress(OSError):  # already closed by the front
-                    sock.shutdown(socket.SHUT_RDWR)
-
-
 class WriterServer:
-    """Serve prepared batches on `path` from a background thread (`start`, `stop`)."""
+    """Serve prepared batches on `path` (`start`, `stop`).
+
+    One thread does everything: it waits for frames from every front connection, takes the batches
+    that have arrived (up to `MAX_GROUP_MESSAGES` messages) as one group, writes the group in one
+    transaction and answers each batch. A thread per connection would make the writing thread wait
+    for the GIL whenever another thread unpickles a batch; here, while a group is written, the next
+    batches wait in the sockets' buffers.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         if os.path.exists(path):
             os.unlink(path)
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)  # the socket is the owner's only
         try:
-            self._server = _Server(path)
+            self._listener.bind(path)
         finally:
             os.umask(old)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="siyu-ingest-writer", daemon=True
-        )
+        self._listener.listen(128)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._listener, selectors.EVENT_READ, None)
+        self._buffers: dict[socket.socket, bytearray] = {}
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="siyu-ingest-writer", daemon=True)
 
     def start(self) -> WriterServer:
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.close_connections()
-        self._thread.join(timeout=5)
+        self._stopping.set()
+        self._thread.join(timeout=10)
+        for sock in list(self._buffers):
+            self._close(sock)
+        self._selector.close()
+        self._listener.close()
         if os.path.exists(self.path):
             os.unlink(self.path)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        from siyu.events.service import MAX_GROUP_MESSAGES
+
+        pending: list[tuple[socket.socket, Prepared | BaseException]] = []
+        while not self._stopping.is_set():
+            for key, _ in self._selector.select(timeout=0.2 if not pending else 0):
+                if key.data is None:
+                    self._accept()
+                else:
+                    pending.extend(self._read(key.fileobj))  # type: ignore[arg-type]
+            while pending:
+                taken, size = 0, 0
+                while taken < len(pending) and (taken == 0 or size < MAX_GROUP_MESSAGES):
+                    item = pending[taken][1]
+                    size += len(item.parsed) if isinstance(item, Prepared) else 0
+                    taken += 1
+                group, pending = pending[:taken], pending[taken:]
+                self._write(group)
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            sock, _ = self._listener.accept()
+            self._buffers[sock] = bytearray()
+            self._selector.register(sock, selectors.EVENT_READ, "front")
+
+    def _read(self, sock: socket.socket) -> list[tuple[socket.socket, Prepared | BaseException]]:
+        """The complete frames `sock` has sent so far (a frame may arrive in several reads)."""
+        try:
+            chunk = sock.recv(1 << 20)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._close(sock)
+            return []
+        buffer = self._buffers[sock]
+        buffer += chunk
+        frames: list[tuple[socket.socket, Prepared | BaseException]] = []
+        while len(buffer) >= _HEADER.size:
+            (length,) = _HEADER.unpack_from(buffer)
+            if len(buffer) < _HEADER.size + length:
+                break
+            frames.append((sock, _load(bytes(buffer[_HEADER.size : _HEADER.size + length]))))
+            del buffer[: _HEADER.size + length]
+        return frames
+
+    def _close(self, sock: socket.socket) -> None:
+        self._buffers.pop(sock, None)
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(sock)
+        sock.close()
+
+    def _write(self, group: list[tuple[socket.socket, Prepared | BaseException]]) -> None:
+        from siyu.events.service import write_group
+
+        batches = [item for _sock, item in group if isinstance(item, Prepared)]
+        try:
+            written = iter(write_group(batches) if batches else [])
+        except Exception as exc:  # write_group hands each batch its own error; this is a last resort
+            written = iter([exc] * len(batches))
+        for sock, item in group:
+            result = next(written) if isinstance(item, Prepared) else item
+            answer = ("error", _portable(result)) if isinstance(result, BaseException) else ("ok", result)
+            if sock not in self._buffers:
+                continue  # the front went away; a retry of its batch is deduplicated
+            try:
+                _send(sock, answer)
+            except OSError:
+                self._close(sock)
+
+
+def _load(frame: bytes) -> Prepared | BaseException:
+    """The prepared batch in a frame, or the error that says why it is not one."""
+    try:
+        batch = pickle.loads(frame)  # noqa: S301 (our own fronts, on a socket only our user can open)
+    except Exception as exc:
+        return exc
+    if not isinstance(batch, Prepared):
+        return TypeError(f"expected a prepared batch, got {type(batch).__name__}")
+    return batch
 
 
 _local = threading.local()
