@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
+import io
 import json
 import threading
 import time
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from siyu.channels.base import SendStatus
-from siyu.channels.webhook import WebhookChannel, sign, verify
+from siyu.channels.webhook import WebhookChannel, read_answer, sign, verify
 from siyu.core.errors import ValidationFailed
 from siyu.devtools.pg_server import free_port
 from tests.conftest import FrozenClock
@@ -201,3 +203,40 @@ def test_a_key_with_a_line_break_is_refused_not_sent(sink: Sink) -> None:
     )
     assert result.status is SendStatus.FAILED_PERMANENT and result.error_code == "bad_key"
     assert sink.received == []
+
+
+def _answer(raw: bytes) -> tuple[int, dict[str, str], str, bool]:
+    answer, keep = read_answer(io.BytesIO(raw))
+    return answer.status, answer.headers, answer.text, keep
+
+
+def test_answers_are_framed_by_length_chunks_or_the_end_of_the_connection() -> None:
+    assert _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Request-Id: r1\r\n\r\n{}") == (
+        200, {"X-Request-Id": "r1"}, "{}", True,
+    )  # fmt: skip
+    chunked = (
+        b"HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\nRetry-After: 7\r\n\r\n"
+        b"3;x=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    )
+    assert _answer(chunked) == (503, {"Retry-After": "7"}, "abcde", True)
+    # HTTP/1.0 without keep-alive, no length: the body runs to the end and the connection is not reused
+    assert _answer(b"HTTP/1.0 200 OK\r\nServer: old\r\n\r\nall of it") == (200, {}, "all of it", False)
+    assert _answer(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")[3] is False
+    assert _answer(b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n")[3] is True
+    assert _answer(b"HTTP/1.1 204 No Content\r\n\r\n") == (204, {}, "", True)
+    # an interim 100 Continue is skipped
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx"
+    assert _answer(interim)[:3] == (201, {}, "x")
+
+
+def test_broken_answers_raise_http_errors() -> None:
+    with pytest.raises(http.client.RemoteDisconnected):
+        read_answer(io.BytesIO(b""))
+    with pytest.raises(http.client.BadStatusLine):
+        read_answer(io.BytesIO(b"SMTP ready\r\n\r\n"))
+    with pytest.raises(http.client.IncompleteRead):
+        read_answer(io.BytesIO(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"))
+    with pytest.raises(http.client.HTTPException):
+        read_answer(io.BytesIO(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"))
+    with pytest.raises(http.client.HTTPException):
+        read_answer(io.BytesIO(b"HTTP/1.1 200 OK\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n"))
