@@ -83,6 +83,15 @@ class FastState(RunState):
         object.__setattr__(new, "__pydantic_private__", None)
         return new
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """The engine sets a dozen fields per step; RunState validates no assignment, so a field is
+        stored as pydantic's own `__setattr__` would store it, without its generic checks."""
+        if name in _RUN_FIELDS:
+            self.__dict__[name] = value
+            self.__pydantic_fields_set__.add(name)
+        else:
+            super().__setattr__(name, value)
+
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> FastState:
         new = self.__copy__()
         d = new.__dict__
@@ -93,6 +102,10 @@ class FastState(RunState):
             list(d["consumed"]),
         )
         return new
+
+
+_RUN_FIELDS = frozenset(RunState.model_fields)
+assert not RunState.model_config.get("validate_assignment")
 
 
 def _parse(state: str | Mapping[str, Any]) -> FastState:

@@ -80,8 +80,12 @@ class JourneyDefinition(BaseModel):
         return self
 
     def node(self, node_id: str) -> AnyNode:
-        """The node called `node_id` (KeyError if the definition has none)."""
-        return self.nodes[self._index[node_id]]
+        """The node called `node_id` (KeyError if the definition has none). Reads the private index from
+        pydantic's private-attribute dict: `self._index` takes pydantic's generic `__getattr__` path, a
+        few microseconds on every node of every step."""
+        private = self.__pydantic_private__
+        index: dict[str, int] = private["_index"] if private is not None else self._index
+        return self.nodes[index[node_id]]
 
 
 class JourneyVersion(BaseModel):
