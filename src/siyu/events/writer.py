@@ -5,7 +5,7 @@ has written since its last transaction. Server processes taking turns on the dat
 start every write with a cold cache. With `siyu serve --workers N` on SQLite, the server processes
 (the "fronts") parse, validate and encrypt tracking batches themselves (`events.ingest.prepare`), then
 hand the prepared batch to the writer in the supervising process over a Unix socket. The writer groups
-the batches of every front into one transaction (`events.service.write_prepared`) and answers each
+the batches of every front into one transaction (`events.service.write_group`) and answers each
 front with its batch's report after the commit, exactly as a single process does. Prepare runs on one
 core and the write on the other.
 
