@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.console import Console
 
@@ -95,11 +97,15 @@ def serve(
         writer_server = WriterServer(os.path.join(writer_dir, "ingest.sock")).start()
         os.environ["SIYU_INGEST_WRITER_SOCKET"] = writer_server.path  # read by the server processes
         console.print(f"SQLite: {workers} server processes hand tracking batches to one writer here")
-    background = None
+    background: Any = None
     from siyu.core.runtime import tune_gc
 
     tune_gc()
-    if settings.inprocess_worker:  # segments, rule tags, scheduled jobs; SIYU_INPROCESS_WORKER=false to skip
+    if settings.inprocess_worker and writer_server is not None:  # the writer needs this process's core
+        from siyu.cli.serving import WorkerProcess
+
+        background = WorkerProcess().start()
+    elif settings.inprocess_worker:  # segments, tags, scheduled jobs; SIYU_INPROCESS_WORKER=false to skip
         from siyu.worker.runner import WorkerThread
 
         background = WorkerThread().start()
