@@ -1,9 +1,11 @@
-"""`siyu bench ingest`: parse options, show progress on stderr, print the figures (JSON on stdout)."""
+"""`siyu bench …`: parse options, show progress on stderr, print the figures (JSON on stdout)."""
 
 from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -47,19 +49,7 @@ def ingest(
     options = IngestOptions(
         events, customers, batch, concurrency, workers, database_url, postgres, seed, server_log
     )
-    console = Console(stderr=True)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("starting", total=events)
-
-        def show(phase: str, done: int) -> None:
-            bar.update(task, description=phase, completed=done)
-
+    with _bar(events) as show:
         figures = run(options, show)
     if as_json:
         sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -69,11 +59,53 @@ def ingest(
         raise typer.Exit(code=1)
 
 
-def _print_table(figures: dict[str, Any]) -> None:
-    table = Table(title="siyu bench ingest", show_header=False)
+@contextmanager
+def _bar(total: int) -> Iterator[Callable[[str, int], None]]:
+    """A progress bar on stderr; yields `show(phase, done)`."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("starting", total=total)
+
+        def show(phase: str, done: int) -> None:
+            bar.update(task, description=phase, completed=done)
+
+        yield show
+
+
+def _print_table(figures: dict[str, Any], title: str = "siyu bench ingest") -> None:
+    table = Table(title=title, show_header=False)
     for key, value in figures.items():
         table.add_row(key, str(value))
     Console().print(table)
+
+
+@bench_app.command("write-path")
+def write_path(
+    events: int = typer.Option(..., "--events", min=1, help="Messages to write"),
+    customers: int = typer.Option(200_000, "--customers", min=1, help="Distinct users they spread over"),
+    group: int = typer.Option(10, "--group", min=1, help="Batches of 100 messages per group commit"),
+    database_url: str = typer.Option(None, "--database-url", help="Use this database (default: temp SQLite)"),
+    postgres: bool = typer.Option(False, "--postgres", help="Start a throwaway PostgreSQL and use it"),
+    seed: int = typer.Option(7, "--seed", help="Seed of the generated traffic"),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON on stdout"),
+) -> None:
+    """The ingestion write path alone, in one process: CPU per event in siyu and in the database."""
+    from siyu.bench.writepath import WritePathOptions, run
+
+    if database_url and postgres:
+        raise typer.BadParameter("use either --database-url or --postgres", param_hint="--postgres")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    options = WritePathOptions(
+        events, customers, group=group, database_url=database_url, postgres=postgres, seed=seed
+    )
+    with _bar(events) as show:
+        figures = run(options, show)
+    if as_json:
+        sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        _print_table(figures, "siyu bench write-path")
+    if figures["errors"] or figures["written"] != events:
+        raise typer.Exit(code=1)
 
 
 @bench_app.command("segments")

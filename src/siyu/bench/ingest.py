@@ -70,11 +70,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def _database(options: IngestOptions, workdir: Path) -> Iterator[tuple[str, int | None]]:
-    """(database URL, PostgreSQL postmaster pid if we started one)."""
-    if options.database_url:
-        yield options.database_url, None
-    elif options.postgres:
+def database_for(database_url: str | None, postgres: bool, workdir: Path) -> Iterator[tuple[str, int | None]]:
+    """(database URL, PostgreSQL postmaster pid if we started one): `database_url` as given, a throwaway
+    PostgreSQL, or a new SQLite file in `workdir`."""
+    if database_url:
+        yield database_url, None
+    elif postgres:
         from siyu.devtools.pg_server import ThrowawayPostgres
 
         server = ThrowawayPostgres()
@@ -161,7 +162,7 @@ def run(options: IngestOptions, progress: Progress | None = None) -> dict[str, A
         generator.start()
         stack.callback(_stop_process, generator)
         report("starting database and server", 0)
-        url, postmaster = stack.enter_context(_database(options, workdir))
+        url, postmaster = stack.enter_context(database_for(options.database_url, options.postgres, workdir))
         server = ServerProcess(url, options.workers, workdir / "server.log")
         stack.callback(server.stop)
         server.start()
