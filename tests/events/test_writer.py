@@ -138,3 +138,100 @@ def test_domain_errors_cross_the_socket_with_their_field() -> None:
     for exc in (ValidationFailed("userId: too long", field="userId"), Conflict("no", field=None)):
         back = pickle.loads(pickle.dumps(exc))
         assert (type(back), back.message, back.field) == (type(exc), exc.message, exc.field)
+
+
+def _mixed(prefix: str) -> list[dict[str, Any]]:
+    when = T0.isoformat()
+    visitor = f"{prefix}-a1"
+    return [
+        {
+            "type": "identify",
+            "messageId": f"{prefix}-1",
+            "anonymousId": visitor,
+            "traits": {"tier": "gold", "phone": "13912340001"},
+            "context": {"page": {"path": "/join"}},
+            "timestamp": when,
+        },
+        {
+            "type": "track",
+            "messageId": f"{prefix}-2",
+            "anonymousId": visitor,
+            "event": "Order Completed",
+            "properties": {
+                "order_id": f"{prefix}-o1",
+                "total": 99.5,
+                "currency": "CNY",
+                "products": [{"product_id": "p1", "sku": "sku-1", "price": 99.5, "quantity": 1}],
+            },
+            "timestamp": when,
+        },
+        {
+            "type": "track",
+            "messageId": f"{prefix}-3",
+            "anonymousId": visitor,
+            "event": "Article Read",
+            "properties": {"sku": "sku-1"},
+            "context": {"page": {"path": "/p/1"}},
+            "timestamp": when,
+        },
+        {"type": "alias", "messageId": f"{prefix}-4", "userId": f"{prefix}-u1", "previousId": visitor},
+    ]
+
+
+def test_batches_cross_the_socket_slimmed_and_lose_nothing_the_write_stores(
+    db_url: str, socket_path: str
+) -> None:
+    from siyu.commerce.tables import Order
+
+    with unit_of_work() as s:
+        source_id = create_source(s, "slim")[0].id
+    prepared = _prepared(source_id, _mixed("s"))
+    slim = prepared.for_writer()
+    assert slim.slim and not prepared.slim
+    assert [p.msg.context for p in slim.parsed] == [{}, {}, {}, {}]
+    assert slim.parsed[0].msg.traits["tier"] == "gold"  # identify traits stay
+    assert slim.parsed[1].msg.properties["order_id"] == "s-o1"  # e-commerce properties stay
+    assert slim.parsed[2].msg.properties == {}  # the event row already holds them
+    assert [p.row for p in slim.parsed] == [p.row for p in prepared.parsed]
+    assert len(pickle.dumps(slim)) < len(pickle.dumps(prepared))
+
+    server = writer.WriterServer(socket_path).start()
+    try:
+        report = writer.submit(socket_path, prepared)
+    finally:
+        server.stop()
+    assert (report.accepted, report.errors) == (4, [])
+
+    with unit_of_work() as s:
+        events = {e.message_id: e for e in s.scalars(select(Event).where(Event.source_id == source_id)).all()}
+        assert events["s-1"].context["page"]["path"] == "/join"
+        assert events["s-3"].context["page"]["path"] == "/p/1"
+        assert events["s-3"].properties["sku"] == "sku-1"
+        assert events["s-2"].properties["order_id"] == "s-o1"
+        customer = events["s-1"].customer_id
+        assert (
+            s.scalar(select(Trait.value).where(Trait.customer_id == customer, Trait.name == "tier")) == "gold"
+        )
+        order = s.scalars(select(Order).where(Order.external_id == "s-o1")).one()
+        assert (order.customer_id, order.total_minor) == (customer, 9950)
+        stats = s.get(CustomerStats, customer)
+        assert stats is not None and (stats.orders_count, stats.total_spent_minor) == (1, 9950)
+        keys = select(Identity.type, Identity.value).where(Identity.customer_id == customer)
+        found = sorted((kind, value) for kind, value in s.execute(keys) if kind != "phone")
+        assert found == [("anonymous_id", "s-a1"), ("user_id", "s-u1")]  # a phone's value is encrypted
+
+
+def test_a_slimmed_batch_is_not_written_to_another_database_kind(db_url: str) -> None:
+    from dataclasses import replace
+
+    from siyu.events.service import write_group
+
+    with unit_of_work() as s:
+        source_id = create_source(s, "other-kind")[0].id
+    other = "postgresql" if db_url.startswith("sqlite") else "sqlite"
+    slim = replace(_prepared(source_id, _mixed("k")).for_writer(), kind=other)
+    (result,) = write_group([slim])
+    assert isinstance(result, ValueError) and "cannot be written" in str(result)
+    full = replace(_prepared(source_id, _mixed("k")), kind=other)  # rows are built again instead
+    (written,) = write_group([full])
+    assert not isinstance(written, BaseException) and written.accepted == 4

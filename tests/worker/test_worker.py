@@ -109,6 +109,18 @@ def test_claims_take_due_rows_earliest_first(session: Session) -> None:
     assert queue.claim(session, NOW + timedelta(hours=2), 10) == {ids[0]: "recheck"}
 
 
+def test_an_earlier_enqueue_moves_due_time_and_reason_a_later_one_changes_nothing(session: Session) -> None:
+    c = Customer(created_at=NOW)
+    session.add(c)
+    session.flush()
+    queue.enqueue(session, {c.id: NOW + timedelta(hours=1)}, "recheck")
+    queue.enqueue(session, {c.id: NOW + timedelta(hours=5)}, "manual")  # later: nothing changes
+    assert _queued(session) == {c.id: "recheck"}
+    assert queue.claim(session, NOW + timedelta(minutes=59), 10) == {}
+    queue.enqueue(session, {c.id: NOW - timedelta(minutes=1)}, "event")  # earlier: time and reason move
+    assert queue.claim(session, NOW, 10) == {c.id: "event"}
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SKIP LOCKED; SQLite runs one worker
 def test_two_workers_never_claim_the_same_customer(db_url: str) -> None:

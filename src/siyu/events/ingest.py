@@ -4,7 +4,7 @@ orders, stats and rollups — one transaction per batch, a handful of statements
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -261,6 +261,25 @@ class Prepared:
     parsed: list[_Parsed]
     errors: list[MessageError]
     kind: str  # the database dialect the event rows were built for
+    slim: bool = False  # messages stripped of what only the event rows needed (see `for_writer`)
+
+    def for_writer(self) -> Prepared:
+        """The batch as the SQLite writer needs it: each message without its context, and without its
+        properties unless `write` reads them (identify traits, e-commerce), since the event row already
+        holds them as JSON. Less to pickle in the server process and to unpickle in the writer."""
+        parsed = [
+            replace(
+                p,
+                msg=replace(
+                    p.msg,
+                    context={},
+                    extra={},
+                    properties=p.msg.properties if p.msg.type == "identify" or p.commerce else {},
+                ),
+            )
+            for p in self.parsed
+        ]
+        return replace(self, parsed=parsed, slim=True)
 
 
 def prepare(
@@ -302,6 +321,8 @@ def write(session: Session, vault: Vault, batches: list[Prepared]) -> list[Inges
     kind = fastsql.dialect(session)
     for b in batches:
         if b.kind != kind:  # prepared for another database than this session's: build the rows again
+            if b.slim:
+                raise ValueError(f"a batch slimmed for a {b.kind} writer cannot be written to {kind}")
             for p in b.parsed:
                 p.row = _event_columns(vault, kind, source_id, p.msg)
             b.kind = kind

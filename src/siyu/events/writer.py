@@ -234,7 +234,7 @@ def submit(path: str, prepared: Prepared) -> IngestReport:
         reused = getattr(_local, "held", None) is not None
         try:
             sock = _connection(path)
-            _send(sock, prepared)
+            _send(sock, prepared.for_writer())
             status, value = _receive(sock)
             break
         except (OSError, EOFError) as exc:

@@ -18,12 +18,12 @@ REASONS = ("event", "recheck", "merge", "manual")
 
 
 def _upsert_sql(kind: str) -> str:
-    earlier = "excluded.due_at < segment_queue.due_at"
+    # The WHERE leaves a row that is due earlier untouched: a SET to the same values would still rewrite
+    # the `due_at` index entry (on SQLite a WAL page for most events of a customer already queued).
     return (
         fastsql.insert_sql(kind, "segment_queue", ("customer_id", "due_at", "reason"))
-        + " ON CONFLICT (customer_id) DO UPDATE SET"
-        f" due_at = CASE WHEN {earlier} THEN excluded.due_at ELSE segment_queue.due_at END,"
-        f" reason = CASE WHEN {earlier} THEN excluded.reason ELSE segment_queue.reason END"
+        + " ON CONFLICT (customer_id) DO UPDATE SET due_at = excluded.due_at, reason = excluded.reason"
+        " WHERE excluded.due_at < segment_queue.due_at"
     )
 
 
