@@ -141,7 +141,7 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
                     source_id=source_id,
                     raws=orjson.loads(b"{" + body)["batch"],
                     received_at=datetime.now(UTC),
-                ),
+                ).for_writer(),
                 protocol=pickle.HIGHEST_PROTOCOL,
             )
             for body in bodies[first : first + options.group]

@@ -7,7 +7,7 @@ Datetimes go to SQLite as the same text SQLAlchemy writes (UTC, microseconds) so
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,24 @@ def db_time(kind: str, value: datetime | None) -> Any:
         # "YYYY-MM-DD HH:MM:SS.ffffff" without the "+00:00" an aware value would add
         return value.isoformat(" ", "microseconds")[:26]
     return value
+
+
+def time_formatter(kind: str) -> Callable[[datetime | None], Any]:
+    """`db_time` for one statement's rows, formatting each distinct instant once (a batch repeats the
+    same times: its receipt time, an event time used for stats, traits and history)."""
+    if kind != "sqlite":
+        return lambda value: value
+    cache: dict[datetime, str] = {}
+
+    def formatted(value: datetime | None) -> Any:
+        if value is None:
+            return None
+        text = cache.get(value)
+        if text is None:
+            text = cache[value] = db_time(kind, value)
+        return text
+
+    return formatted
 
 
 def db_json(value: Any) -> str:

@@ -26,11 +26,14 @@ from siyu.events.tables import Event
 
 @dataclass
 class EventTally:
-    count: int
-    first: datetime
-    last: datetime
+    """Events of one customer: how many, and the first and last event time — datetimes, or times already
+    in the database's form (`fastsql.db_time`), which order the same way."""
 
-    def add(self, when: datetime) -> None:
+    count: int
+    first: Any
+    last: Any
+
+    def add(self, when: Any) -> None:
         self.count += 1
         self.first = min(self.first, when)
         self.last = max(self.last, when)
@@ -77,12 +80,18 @@ def _tally_sql(kind: str) -> str:
     )
 
 
-def add_event_tallies(session: Session, tallies: Mapping[int, EventTally]) -> None:
+def add_event_tallies(
+    session: Session, tallies: Mapping[int, EventTally], *, formatted: bool = False
+) -> None:
+    """Add the tallies to `customer_stats`; `formatted`: their times are already in the database's form."""
     kind = fastsql.dialect(session)
-    rows = [
-        (cid, t.count, fastsql.db_time(kind, t.first), fastsql.db_time(kind, t.last), 0, 0, 0)
-        for cid, t in sorted(tallies.items())
-    ]
+    if formatted:
+        rows = [(cid, t.count, t.first, t.last, 0, 0, 0) for cid, t in sorted(tallies.items())]
+    else:
+        rows = [
+            (cid, t.count, fastsql.db_time(kind, t.first), fastsql.db_time(kind, t.last), 0, 0, 0)
+            for cid, t in sorted(tallies.items())
+        ]
     fastsql.run_many(session, cached_statement(session, "stats.tallies", _tally_sql), rows)
 
 

@@ -5,6 +5,7 @@ Ties on event time go to the later write (higher history id). Personal-data trai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,7 @@ def record(session: Session, vault: Vault, writes: list[TraitWrite]) -> None:
     if not writes:
         return
     kind = fastsql.dialect(session)
+    when = fastsql.time_formatter(kind)  # an identify's traits share its event time
     recorded_at = fastsql.db_time(kind, now())
     rows: list[dict[str, Any]] = []
     for w in writes:
@@ -59,7 +61,7 @@ def record(session: Session, vault: Vault, writes: list[TraitWrite]) -> None:
                 r["name"],
                 fastsql.db_json(r["value"]),
                 r["value_enc"],
-                fastsql.db_time(kind, r["observed_at"]),
+                when(r["observed_at"]),
                 recorded_at,
                 w.origin[:64],
             )
@@ -81,7 +83,7 @@ def record(session: Session, vault: Vault, writes: list[TraitWrite]) -> None:
         best = current.get(key)
         if best is None or (candidate["observed_at"], hid) > (best["observed_at"], best["history_id"]):
             current[key] = candidate
-    _upsert_current(session, [current[k] for k in sorted(current)])
+    _upsert_current(session, [current[k] for k in sorted(current)], when)
 
 
 CURRENT_COLUMNS = ("customer_id", "name", "value", "value_enc", "observed_at", "history_id")
@@ -100,17 +102,18 @@ def _current_upsert_sql(kind: str) -> str:
     )
 
 
-def _upsert_current(session: Session, rows: list[dict[str, Any]]) -> None:
+def _upsert_current(
+    session: Session, rows: list[dict[str, Any]], when: Callable[[datetime | None], Any]
+) -> None:
     if not rows:
         return
-    kind = fastsql.dialect(session)
     values = [
         (
             r["customer_id"],
             r["name"],
             fastsql.db_json(r["value"]),  # None is stored as JSON null, as the ORM column does
             r["value_enc"],
-            fastsql.db_time(kind, r["observed_at"]),
+            when(r["observed_at"]),
             r["history_id"],
         )
         for r in rows

@@ -220,6 +220,9 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 
 
+_ROW_TIMESTAMP = EVENT_COLUMNS.index("timestamp") - 2  # `_Parsed.row` starts after customer_id, received_at
+
+
 def _event_columns(vault: Vault, kind: str, source_id: int, msg: Message) -> tuple[Any, ...]:
     """The event row without its customer and receipt time, built in the pure phase."""
     public, personal = vault.split_pii(msg.properties)
@@ -344,11 +347,12 @@ def write(session: Session, vault: Vault, batches: list[Prepared]) -> list[Inges
         report = reports[owner[id(p)]]
         report.accepted += 1
         report.customer_ids.add(cid)
+        stored_when = p.row[_ROW_TIMESTAMP]  # the event time as the row stores it, formatted once
         tally = tallies.get(cid)
         if tally is None:
-            tallies[cid] = stats.EventTally(1, when, when)
+            tallies[cid] = stats.EventTally(1, stored_when, stored_when)
         else:
-            tally.add(when)
+            tally.add(stored_when)
         key = (cid, stats.local_day(when), stats.rollup_name(p.msg.type, p.msg.name))
         counts[key] = counts.get(key, 0) + 1
         if p.msg.type == "identify":
@@ -363,7 +367,7 @@ def write(session: Session, vault: Vault, batches: list[Prepared]) -> list[Inges
         report.merges.extend(merged)
     order_customers = ecommerce.apply_batch(session, source_id, commerce)
     traits.record(session, vault, writes)
-    stats.add_event_tallies(session, tallies)
+    stats.add_event_tallies(session, tallies, formatted=True)
     stats.add_rollups(session, counts)
     stats.refresh_order_stats(session, order_customers)
     return reports

@@ -32,7 +32,8 @@ def enqueue(session: Session, due: Mapping[int, datetime], reason: str) -> None:
     if not due:
         return
     kind = fastsql.dialect(session)
-    rows = [(cid, fastsql.db_time(kind, at), reason) for cid, at in sorted(due.items())]
+    when = fastsql.time_formatter(kind)  # most customers of a batch share its receipt time
+    rows = [(cid, when(at), reason) for cid, at in sorted(due.items())]
     fastsql.run_many(session, _upsert_sql(kind), rows)
 
 
