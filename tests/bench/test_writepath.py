@@ -38,7 +38,7 @@ def test_write_path_on_sqlite_reports_the_writer_ceiling() -> None:
     tenths = _check(figures, "sqlite")
     per_event = float(str(figures["writer_cpu_ms_per_event"]))
     assert tenths[-1] == pytest.approx(per_event, rel=0.01)  # the last tenth covers the whole run
-    assert figures["ceiling_events_per_s_one_writer"] == round(1000 / per_event)
+    assert figures["ceiling_events_per_s_one_writer"] == pytest.approx(1000 / per_event, rel=0.01)
 
 
 @pytest.mark.slow
@@ -56,3 +56,22 @@ def test_write_path_refuses_two_databases() -> None:
     done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "--postgres" in done.stderr
+
+
+@pytest.mark.slow
+def test_wal_pages_names_the_btrees_each_event_dirties() -> None:
+    figures = _bench("--wal-pages")
+    _check(figures, "sqlite")
+    frames = figures["wal_frames_per_event_last_30pct"]
+    assert isinstance(frames, dict)
+    assert frames["total"] > 0
+    parts = {name: share for name, share in frames.items() if name != "total"}
+    assert {"events", "customer_stats", "ix_events_customer_time"} <= set(parts)
+    assert sum(parts.values()) == pytest.approx(frames["total"], abs=0.01 * len(parts))
+
+
+def test_wal_pages_refuses_postgres() -> None:
+    args = [SIYU, "bench", "write-path", "--events", "10", "--postgres", "--wal-pages"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "--wal-pages" in done.stderr

@@ -87,6 +87,9 @@ def write_path(
     database_url: str = typer.Option(None, "--database-url", help="Use this database (default: temp SQLite)"),
     postgres: bool = typer.Option(False, "--postgres", help="Start a throwaway PostgreSQL and use it"),
     seed: int = typer.Option(7, "--seed", help="Seed of the generated traffic"),
+    wal_pages: bool = typer.Option(
+        False, "--wal-pages", help="SQLite: WAL frames per event by table/index (CPU figures not comparable)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON on stdout"),
 ) -> None:
     """The ingestion write path alone, in one process: CPU per event in siyu and in the database."""
@@ -94,9 +97,17 @@ def write_path(
 
     if database_url and postgres:
         raise typer.BadParameter("use either --database-url or --postgres", param_hint="--postgres")
+    if wal_pages and (postgres or (database_url and not database_url.startswith("sqlite"))):
+        raise typer.BadParameter("counts SQLite WAL frames; not with PostgreSQL", param_hint="--wal-pages")
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     options = WritePathOptions(
-        events, customers, group=group, database_url=database_url, postgres=postgres, seed=seed
+        events,
+        customers,
+        group=group,
+        database_url=database_url,
+        postgres=postgres,
+        seed=seed,
+        wal_pages=wal_pages,
     )
     with _bar(events) as show:
         figures = run(options, show)

@@ -40,6 +40,7 @@ class WritePathOptions:
     database_url: str | None = None
     postgres: bool = False
     seed: int = 7
+    wal_pages: bool = False  # SQLite: count WAL frames by B-tree over the last 30% (see bench.walpages)
 
 
 def run(options: WritePathOptions, progress: Progress | None = None) -> dict[str, Any]:
@@ -120,6 +121,14 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
     from siyu.migrations import upgrade
 
     upgrade(url)
+    counter = None
+    if options.wal_pages:
+        if not url.startswith("sqlite"):
+            raise ValueError("--wal-pages counts SQLite WAL frames; it needs a SQLite database")
+        from siyu.bench.walpages import WalPageCounter
+
+        groups = -(-options.events // (options.batch * options.group))
+        counter = WalPageCounter(url, count_all=groups < 20)  # a short run is counted whole
     with unit_of_work() as session:
         source, _key = create_source(session, f"bench-{secrets.token_hex(4)}")
         source_id = source.id
@@ -157,6 +166,8 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
             else:
                 written += result.accepted
         done.value = written
+        if counter is not None:
+            counter.after_group(written, options.events)
         while len(tenths) < 10 and written >= options.events * (len(tenths) + 1) / 10:
             tenths.append(round((cpu + db_cpu) * 1000 / written, 4))
     per_event = cpu * 1000 / max(written, 1)
@@ -173,6 +184,8 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
         # cumulative: (siyu + database) CPU per event from the start to the end of each tenth
         "cpu_ms_per_event_by_tenth": tenths,
     }
+    if counter is not None:
+        figures["wal_frames_per_event_last_30pct"] = counter.finish(written)
     if postmaster is not None:
         figures["postgres_cpu_s"] = round(db_cpu, 2)
         figures["postgres_cpu_ms_per_event"] = round(db_cpu * 1000 / max(written, 1), 4)

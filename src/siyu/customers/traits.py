@@ -89,16 +89,36 @@ def record(session: Session, vault: Vault, writes: list[TraitWrite]) -> None:
 CURRENT_COLUMNS = ("customer_id", "name", "value", "value_enc", "observed_at", "history_id")
 
 
+_NEWER = (
+    "(excluded.observed_at > traits.observed_at"
+    " OR (excluded.observed_at = traits.observed_at AND excluded.history_id > traits.history_id))"
+)
+
+
 def _current_upsert_sql(kind: str) -> str:
     """Move the current value forward where the write is newer (later event time; on a tie, the later
-    history row). Plain SQL: per-row bind processing cost more than the upsert."""
+    history row). Plain SQL: per-row bind processing cost more than the upsert.
+
+    On SQLite this statement only handles new rows and changed values; `_same_value_sql` moves the rest
+    forward without assigning `value`: SQLite rewrites the entry of `ix_traits_name_value` for every row
+    whose UPDATE assigns `value`, even to the value it had (every personal-data trait, whose `value` is
+    always null, and every repeated value)."""
     insert = fastsql.insert_sql(kind, "traits", CURRENT_COLUMNS, json_columns=("value",))
+    changed = " AND traits.value IS NOT excluded.value" if kind == "sqlite" else ""
     return (
         f"{insert} ON CONFLICT (customer_id, name) DO UPDATE SET value = excluded.value,"
         " value_enc = excluded.value_enc, observed_at = excluded.observed_at,"
-        " history_id = excluded.history_id"
-        " WHERE excluded.observed_at > traits.observed_at"
-        " OR (excluded.observed_at = traits.observed_at AND excluded.history_id > traits.history_id)"
+        f" history_id = excluded.history_id WHERE {_NEWER}{changed}"
+    )
+
+
+def _same_value_sql(_kind: str) -> str:
+    """SQLite: a newer write of the value a trait already has (parameters in `CURRENT_COLUMNS` order:
+    ?1 customer_id, ?2 name, ?3 value, ?4 value_enc, ?5 observed_at, ?6 history_id)."""
+    return (
+        "UPDATE traits SET value_enc = ?4, observed_at = ?5, history_id = ?6"
+        " WHERE customer_id = ?1 AND name = ?2 AND value IS ?3"
+        " AND (?5 > observed_at OR (?5 = observed_at AND ?6 > history_id))"
     )
 
 
@@ -119,6 +139,8 @@ def _upsert_current(
         for r in rows
     ]
     fastsql.run_many(session, cached_statement(session, "traits.current.sql", _current_upsert_sql), values)
+    if fastsql.dialect(session) == "sqlite":
+        fastsql.run_many(session, cached_statement(session, "traits.same.sql", _same_value_sql), values)
 
 
 def rebuild(session: Session, customer_id: int) -> None:
