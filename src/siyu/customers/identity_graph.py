@@ -100,6 +100,10 @@ class Resolver:
         self, keys: list[IdentityKey], when: datetime, *, force: bool = False, reason: str = ""
     ) -> int:
         """The customer for a message carrying `keys` (best first after sorting by priority)."""
+        if not force:
+            known = self._sole_owner(keys)
+            if known is not None:
+                return known
         keys = sorted(keys, key=lambda k: self._rule(k.type).priority) if len(keys) > 1 else keys
         self.preload(k.key for k in keys)
         owners: list[int] = []
@@ -127,6 +131,21 @@ class Resolver:
             if force or not self._conflicts(primary, other):
                 primary = self._merge(primary, other, reason or "identities met in one message")
         return primary
+
+    def _sole_owner(self, keys: list[IdentityKey]) -> int | None:
+        """The customer every key already belongs to (a returning customer: nothing to attach or merge,
+        so `resolve` would return them too), else None."""
+        owner = None
+        for k in keys:
+            cid = self.index.get(k.key)
+            if cid is None:
+                return None
+            cid = self.find(cid)
+            if owner is None:
+                owner = cid
+            elif cid != owner:
+                return None
+        return owner
 
     def _conflicts(self, a: int, b: int) -> bool:
         ua, ub = self._unique_values(a), self._unique_values(b)
