@@ -129,6 +129,11 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
 
         groups = -(-options.events // (options.batch * options.group))
         counter = WalPageCounter(url, count_all=groups < 20)  # a short run is counted whole
+    checkpoints = None
+    if url.startswith("sqlite") and counter is None:  # as the writer of `siyu serve --workers N` does
+        from siyu.core.checkpoints import WalCheckpointer
+
+        checkpoints = WalCheckpointer(url).start()
     with unit_of_work() as session:
         source, _key = create_source(session, f"bench-{secrets.token_hex(4)}")
         source_id = source.id
@@ -155,10 +160,10 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
             )
             for body in bodies[first : first + options.group]
         ]
-        db_before, before = _tree_cpu(postmaster), time.process_time()
+        db_before, before = _tree_cpu(postmaster), time.thread_time()
         batches = [pickle.loads(f) for f in frames]  # noqa: S301 (made just above)
         outcome = write_group(batches)
-        cpu += time.process_time() - before
+        cpu += time.thread_time() - before
         db_cpu += _tree_cpu(postmaster) - db_before
         for result in outcome:
             if isinstance(result, BaseException):
@@ -170,6 +175,9 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
             counter.after_group(written, options.events)
         while len(tenths) < 10 and written >= options.events * (len(tenths) + 1) / 10:
             tenths.append(round((cpu + db_cpu) * 1000 / written, 4))
+    if checkpoints is not None:
+        checkpoints.stop()
+        db_cpu = checkpoints.stats.cpu_s  # the checkpoint thread: SQLite's work beside the writer
     per_event = cpu * 1000 / max(written, 1)
     figures: dict[str, Any] = {
         "events": options.events,
@@ -181,7 +189,7 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
         "wall_s": round(time.monotonic() - started, 1),
         "writer_cpu_s": round(cpu, 2),
         "writer_cpu_ms_per_event": round(per_event, 4),
-        # cumulative: (siyu + database) CPU per event from the start to the end of each tenth
+        # cumulative: CPU per event of the writing thread (+ PostgreSQL's) up to the end of each tenth
         "cpu_ms_per_event_by_tenth": tenths,
     }
     if counter is not None:
@@ -192,5 +200,8 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
         both = per_event + db_cpu * 1000 / max(written, 1)
         figures["ceiling_events_per_s_on_2_cores"] = round(2000 / both) if both else 0
     else:
+        if checkpoints is not None:
+            figures["checkpoint_cpu_s"] = round(db_cpu, 2)
+            figures["checkpoint_cpu_ms_per_event"] = round(db_cpu * 1000 / max(written, 1), 4)
         figures["ceiling_events_per_s_one_writer"] = round(1000 / per_event) if per_event else 0
     return figures

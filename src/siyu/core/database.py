@@ -54,6 +54,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}
 _sqlite_write_lock = threading.RLock()
+WAL_AUTOCHECKPOINT = 10_000  # pages; fewer checkpoint fsyncs under load than SQLite's 1,000
+_wal_autocheckpoint: dict[str, int] = {}  # per-URL overrides (see `set_wal_autocheckpoint`)
+
+
+def set_wal_autocheckpoint(url: str, pages: int | None) -> None:
+    """`wal_autocheckpoint` for this process's new connections to `url` (None: back to the default);
+    pooled connections are closed so that every connection uses it. For `core.checkpoints`."""
+    if pages is None:
+        _wal_autocheckpoint.pop(url, None)
+    else:
+        _wal_autocheckpoint[url] = pages
+    if url in _engines:
+        _engines[url].dispose()
 
 
 def _prepare_sqlite_path(url: str) -> None:
@@ -96,7 +109,7 @@ def get_engine(url: str | None = None) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA cache_size=-65536")
-            cur.execute("PRAGMA wal_autocheckpoint=10000")  # fewer checkpoint fsyncs under load
+            cur.execute(f"PRAGMA wal_autocheckpoint={_wal_autocheckpoint.get(url, WAL_AUTOCHECKPOINT)}")
             cur.close()
     else:
         size = get_settings().database_pool_size

@@ -25,6 +25,7 @@ import struct
 import threading
 from typing import Any
 
+from siyu.core.checkpoints import WalCheckpointer
 from siyu.core.errors import SiyuError
 from siyu.events.ingest import IngestReport, Prepared
 
@@ -97,15 +98,23 @@ class WriterServer:
         self._selector.register(self._listener, selectors.EVENT_READ, None)
         self._buffers: dict[socket.socket, bytearray] = {}
         self._stopping = threading.Event()
+        self.checkpoints: WalCheckpointer | None = None
         self._thread = threading.Thread(target=self._run, name="siyu-ingest-writer", daemon=True)
 
     def start(self) -> WriterServer:
+        from siyu.core.settings import get_settings
+
+        url = get_settings().database_url
+        if url.startswith("sqlite"):  # checkpoints beside the writer, not inside its commits
+            self.checkpoints = WalCheckpointer(url).start()
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=10)
+        if self.checkpoints is not None:
+            self.checkpoints.stop()
         for sock in list(self._buffers):
             self._close(sock)
         self._selector.close()

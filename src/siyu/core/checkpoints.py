@@ -1,0 +1,82 @@
+"""WAL checkpoints beside the SQLite writer instead of inside its commits.
+
+In WAL mode every commit appends the pages it changed to the WAL, and a checkpoint copies the newest
+version of each page back into the database file. SQLite checkpoints automatically inside the commit that
+finds the WAL over `wal_autocheckpoint` pages, so the writer pays for the copy (and its fsync) and
+every page that several commits changed in between is copied once per checkpoint. Under ingestion load a
+page of `customer_stats` or of an index keyed by customer is changed again and again: the fewer
+checkpoints, the fewer copies, but a large automatic checkpoint stalls the writer for as long as it runs.
+
+`WalCheckpointer` runs passive checkpoints from a thread with its own connection every `interval` seconds
+and raises this process's automatic threshold to a safety limit (`writer_limit` pages), so the writer
+only appends. A passive checkpoint never blocks the writer or readers; when it has copied every frame
+the next write starts the WAL from the beginning again, which keeps the file's size bounded. If the
+thread falls behind (a long-lived reader holds old frames), the writer's automatic checkpoint at
+`writer_limit` takes over.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+
+from siyu.core.database import set_wal_autocheckpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CheckpointStats:
+    runs: int = 0
+    errors: int = 0
+    wal_frames: int = 0  # at the last run: frames in the WAL, and how many of them are in the database
+    copied: int = 0
+    cpu_s: float = 0.0  # CPU time of the checkpoints (this thread's)
+
+
+class WalCheckpointer:
+    def __init__(self, url: str, *, interval: float = 1.0, writer_limit: int = 100_000) -> None:
+        if not url.startswith("sqlite"):
+            raise ValueError("WAL checkpoints are for SQLite databases")
+        self.url = url
+        self.path = url.split("///", 1)[-1]
+        self.interval = interval
+        self.writer_limit = writer_limit
+        self.stats = CheckpointStats()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="siyu-wal-checkpoints", daemon=True)
+
+    def start(self) -> WalCheckpointer:
+        set_wal_autocheckpoint(self.url, self.writer_limit)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        set_wal_autocheckpoint(self.url, None)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            while not self._stop.wait(self.interval):
+                self.checkpoint(conn)
+            self.checkpoint(conn)  # what the writer committed last
+        finally:
+            conn.close()
+
+    def checkpoint(self, conn: sqlite3.Connection) -> None:
+        started = time.thread_time()
+        try:
+            _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as exc:  # the next run tries again; the writer's limit is the backstop
+            self.stats.errors += 1
+            log.warning("WAL checkpoint failed: %s", exc)
+            return
+        finally:
+            self.stats.cpu_s += time.thread_time() - started
+        self.stats.runs += 1
+        self.stats.wal_frames, self.stats.copied = int(frames), int(copied)
