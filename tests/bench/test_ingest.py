@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from siyu.bench.ingest import percentile, rate_by_tenth
+from siyu.bench.ingest import p99_by_tenth, percentile, rate_by_tenth
 
 SIYU = str(Path(sys.executable).parent / "siyu")
 KEYS = {
@@ -75,3 +75,14 @@ def test_rate_by_tenth_splits_the_run_by_accepted_events() -> None:
     answered = [(float(i + 1), 100) for i in range(20)]  # 100 events per second for 20 s
     assert rate_by_tenth(answered) == [100.0] * 10
     assert rate_by_tenth([]) == []
+
+
+def test_p99_by_tenth_follows_the_order_requests_were_answered() -> None:
+    answered = [(float(i), 100) for i in range(100)]
+    latencies = [10.0] * 90 + [500.0] * 10  # the last tenth is slow
+    tenths = p99_by_tenth(answered, latencies)
+    assert tenths[:9] == [10.0] * 9 and tenths[9] == 500.0
+    shuffled = list(reversed(answered))  # answered out of order: sorted by time first
+    assert p99_by_tenth(shuffled, list(reversed(latencies))) == tenths
+    assert p99_by_tenth([], []) == []
+    assert len(p99_by_tenth([(1.0, 1), (2.0, 1)], [5.0, 7.0])) == 10  # fewer requests than tenths

@@ -58,6 +58,19 @@ def rate_by_tenth(answered: list[tuple[float, int]]) -> list[float]:
     return rates
 
 
+def p99_by_tenth(answered: list[tuple[float, int]], latencies_ms: list[float]) -> list[float]:
+    """p99 latency of the requests answered in each tenth of the run (by count), to tell a tail spread
+    over the run from one that grows with the database or comes in bursts."""
+    ordered = [lat for _, lat in sorted(zip((at for at, _ in answered), latencies_ms, strict=True))]
+    if not ordered:
+        return []
+    size = len(ordered)
+    return [
+        round(percentile(ordered[size * i // 10 : max(size * (i + 1) // 10, size * i // 10 + 1)], 99), 1)
+        for i in range(10)
+    ]
+
+
 def percentile(values: list[float], q: float) -> float:
     """Linear interpolation between closest ranks (numpy's default); 0.0 for no values."""
     if not values:
@@ -211,6 +224,8 @@ def run(options: IngestOptions, progress: Progress | None = None) -> dict[str, A
         "p99_ms": round(percentile(lat, 99), 2),
         "max_ms": round(max(lat), 2) if lat else 0.0,
         "events_per_s_by_tenth": rate_by_tenth(result.answered),
+        "p99_ms_by_tenth": p99_by_tenth(result.answered, lat),
+        "requests_over_250_ms": sum(1 for ms in lat if ms > 250),
         "peak_rss_mb": round(sampler.peak_rss_mb, 1),
         "server_cpu_s": round(sampler.cpu_s - cpu_before, 1),
         "loadgen_cpu_s": round(result.cpu_s, 1),

@@ -65,8 +65,11 @@ def run(options: WritePathOptions, progress: Progress | None = None) -> dict[str
                 except Exception:  # queue.Empty
                     if not child.is_alive():
                         raise RuntimeError("the measuring process exited without a result") from None
-        finally:
-            child.join(timeout=30)
+        finally:  # done (the child is exiting) or interrupted (it is stopped)
+            child.join(timeout=5)
+            if child.is_alive():
+                child.terminate()
+                child.join(timeout=10)
             if child.is_alive():
                 child.kill()
     if isinstance(item, str):
@@ -130,10 +133,10 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
         groups = -(-options.events // (options.batch * options.group))
         counter = WalPageCounter(url, count_all=groups < 20)  # a short run is counted whole
     checkpoints = None
-    if url.startswith("sqlite") and counter is None:  # as the writer of `siyu serve --workers N` does
-        from siyu.core.checkpoints import WalCheckpointer
+    if counter is None:  # page cache and checkpoints as the writer of `siyu serve --workers N` has them
+        from siyu.events.writer import tune_writer_database
 
-        checkpoints = WalCheckpointer(url).start()
+        checkpoints = tune_writer_database()
     with unit_of_work() as session:
         source, _key = create_source(session, f"bench-{secrets.token_hex(4)}")
         source_id = source.id
@@ -176,7 +179,9 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
         while len(tenths) < 10 and written >= options.events * (len(tenths) + 1) / 10:
             tenths.append(round((cpu + db_cpu) * 1000 / written, 4))
     if checkpoints is not None:
-        checkpoints.stop()
+        from siyu.events.writer import untune_writer_database
+
+        untune_writer_database(checkpoints)
         db_cpu = checkpoints.stats.cpu_s  # the checkpoint thread: SQLite's work beside the writer
     per_event = cpu * 1000 / max(written, 1)
     figures: dict[str, Any] = {

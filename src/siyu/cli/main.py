@@ -97,6 +97,11 @@ def serve(
         writer_server = WriterServer(os.path.join(writer_dir, "ingest.sock")).start()
         os.environ["SIYU_INGEST_WRITER_SOCKET"] = writer_server.path  # read by the server processes
         console.print(f"SQLite: {workers} server processes hand tracking batches to one writer here")
+    checkpoints: Any = None
+    if settings.is_sqlite and writer_server is None:  # the writer server runs its own
+        from siyu.core.checkpoints import WalCheckpointer
+
+        checkpoints = WalCheckpointer(settings.database_url).start()
     background: Any = None
     from siyu.core.runtime import tune_gc
 
@@ -125,6 +130,8 @@ def serve(
         if writer_server is not None:
             writer_server.stop()
             os.environ.pop("SIYU_INGEST_WRITER_SOCKET", None)
+        if checkpoints is not None:
+            checkpoints.stop()
         if writer_dir is not None:
             shutil.rmtree(writer_dir, ignore_errors=True)
 

@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from siyu.core.database import set_wal_autocheckpoint
+from siyu.core.database import set_sqlite_pragma
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,14 @@ class WalCheckpointer:
         self._thread = threading.Thread(target=self._run, name="siyu-wal-checkpoints", daemon=True)
 
     def start(self) -> WalCheckpointer:
-        set_wal_autocheckpoint(self.url, self.writer_limit)
+        set_sqlite_pragma(self.url, "wal_autocheckpoint", self.writer_limit)
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
-        set_wal_autocheckpoint(self.url, None)
+        set_sqlite_pragma(self.url, "wal_autocheckpoint", None)
 
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)

@@ -54,17 +54,25 @@ class UTCDateTime(TypeDecorator[datetime]):
 _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}
 _sqlite_write_lock = threading.RLock()
-WAL_AUTOCHECKPOINT = 10_000  # pages; fewer checkpoint fsyncs under load than SQLite's 1,000
-_wal_autocheckpoint: dict[str, int] = {}  # per-URL overrides (see `set_wal_autocheckpoint`)
+SQLITE_PRAGMAS: dict[str, int] = {
+    "cache_size": -65536,  # KiB (64 MiB per connection)
+    "wal_autocheckpoint": 10_000,  # pages; fewer checkpoint fsyncs under load than SQLite's 1,000
+}
+WAL_AUTOCHECKPOINT = SQLITE_PRAGMAS["wal_autocheckpoint"]
+_pragma_overrides: dict[str, dict[str, int]] = {}  # per URL (see `set_sqlite_pragma`)
 
 
-def set_wal_autocheckpoint(url: str, pages: int | None) -> None:
-    """`wal_autocheckpoint` for this process's new connections to `url` (None: back to the default);
-    pooled connections are closed so that every connection uses it. For `core.checkpoints`."""
-    if pages is None:
-        _wal_autocheckpoint.pop(url, None)
+def set_sqlite_pragma(url: str, name: str, value: int | None) -> None:
+    """Set `name` (one of `SQLITE_PRAGMAS`) for this process's connections to `url`; None: back to the
+    default. Pooled connections are closed so that every connection uses it (the SQLite writer's
+    checkpoints and page cache: `core.checkpoints`, `events.writer`)."""
+    if name not in SQLITE_PRAGMAS:
+        raise ValueError(f"unknown SQLite pragma {name!r}")
+    overrides = _pragma_overrides.setdefault(url, {})
+    if value is None:
+        overrides.pop(name, None)
     else:
-        _wal_autocheckpoint[url] = pages
+        overrides[name] = int(value)
     if url in _engines:
         _engines[url].dispose()
 
@@ -108,8 +116,8 @@ def get_engine(url: str | None = None) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA cache_size=-65536")
-            cur.execute(f"PRAGMA wal_autocheckpoint={_wal_autocheckpoint.get(url, WAL_AUTOCHECKPOINT)}")
+            for name, value in {**SQLITE_PRAGMAS, **_pragma_overrides.get(url, {})}.items():
+                cur.execute(f"PRAGMA {name}={int(value)}")
             cur.close()
     else:
         size = get_settings().database_pool_size

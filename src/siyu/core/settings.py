@@ -100,6 +100,13 @@ class Settings(BaseSettings):
         description="Set by `siyu serve --workers N` on SQLite for its server processes: the Unix socket "
         "of the one ingestion writer (siyu.events.writer). Not an operator setting.",
     )
+    sqlite_writer_cache_mib: int = Field(
+        256,
+        ge=2,
+        le=65536,
+        description="SQLite page cache (MiB) of the connections in the `siyu serve` process when it is "
+        "the one ingestion writer (`--workers N`); other connections keep 64 MiB.",
+    )
     host: str = Field("127.0.0.1", description="Address `siyu serve` binds.")
     port: int = Field(8000, description="Port `siyu serve` binds.")
 

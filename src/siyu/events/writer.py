@@ -26,7 +26,9 @@ import threading
 from typing import Any
 
 from siyu.core.checkpoints import WalCheckpointer
+from siyu.core.database import set_sqlite_pragma
 from siyu.core.errors import SiyuError
+from siyu.core.settings import get_settings
 from siyu.events.ingest import IngestReport, Prepared
 
 _HEADER = struct.Struct("!I")
@@ -102,19 +104,14 @@ class WriterServer:
         self._thread = threading.Thread(target=self._run, name="siyu-ingest-writer", daemon=True)
 
     def start(self) -> WriterServer:
-        from siyu.core.settings import get_settings
-
-        url = get_settings().database_url
-        if url.startswith("sqlite"):  # checkpoints beside the writer, not inside its commits
-            self.checkpoints = WalCheckpointer(url).start()
+        self.checkpoints = tune_writer_database()
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=10)
-        if self.checkpoints is not None:
-            self.checkpoints.stop()
+        untune_writer_database(self.checkpoints)
         for sock in list(self._buffers):
             self._close(sock)
         self._selector.close()
@@ -191,6 +188,24 @@ class WriterServer:
                 _send(sock, answer)
             except OSError:
                 self._close(sock)
+
+
+def tune_writer_database() -> WalCheckpointer | None:
+    """This process writes for everyone (SQLite): a larger page cache for its connections, and WAL
+    checkpoints from a thread beside the writer instead of inside its commits (`core.checkpoints`).
+    Returns the checkpointer to pass to `untune_writer_database` (None on PostgreSQL)."""
+    settings = get_settings()
+    url = settings.database_url
+    if not url.startswith("sqlite"):
+        return None
+    set_sqlite_pragma(url, "cache_size", -settings.sqlite_writer_cache_mib * 1024)
+    return WalCheckpointer(url).start()
+
+
+def untune_writer_database(checkpoints: WalCheckpointer | None) -> None:
+    if checkpoints is not None:
+        checkpoints.stop()
+        set_sqlite_pragma(checkpoints.url, "cache_size", None)
 
 
 def _load(frame: bytes) -> Prepared | BaseException:
