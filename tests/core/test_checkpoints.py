@@ -67,3 +67,23 @@ def test_the_thread_checkpoints_while_the_writer_only_appends(tmp_path: Path) ->
 def test_only_sqlite_has_a_wal_to_checkpoint() -> None:
     with pytest.raises(ValueError, match="SQLite"):
         WalCheckpointer("postgresql+psycopg://localhost/x")
+
+
+def test_a_long_wal_is_started_again_while_the_writer_keeps_writing(tmp_path: Path) -> None:
+    path = tmp_path / "restart.db"
+    url = f"sqlite:///{path}"
+    try:
+        checkpoints = WalCheckpointer(url, interval=0.02, restart_at=300, writer_limit=50_000).start()
+        try:
+            deadline = time.monotonic() + 20
+            while checkpoints.stats.restarts == 0 and time.monotonic() < deadline:
+                _write(url, 100)  # the writer goes on; each restart waits for its transaction
+        finally:
+            checkpoints.stop()
+        assert checkpoints.stats.restarts >= 1 and checkpoints.stats.errors == 0
+        with session_factory(url)() as s:
+            rows = s.execute(text("SELECT count(*) FROM t")).scalar_one()
+        assert rows >= 100 and rows % 100 == 0  # every transaction whole
+        assert _wal_frames(path) < 50_000  # bounded by the restarts, not by the writer's own limit
+    finally:
+        dispose_engines()

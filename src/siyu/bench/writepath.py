@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from siyu.bench.ingest import database_for
+from siyu.bench.ingest import database_for, percentile
 
 Progress = Callable[[str, int], None]  # (phase, events written so far)
 
@@ -144,8 +144,9 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
     traffic = workload.generate(options.events, options.customers, options.batch, options.seed, "writes")
     tune_gc()
     tenths: list[float] = []
+    group_ms: list[float] = []  # wall time of each group commit
     cpu = db_cpu = 0.0
-    written = errors = 0
+    written = errors = checkpoint_runs = 0
     started = time.monotonic()
     bodies = traffic.bodies
     for first in range(0, len(bodies), options.group):
@@ -163,10 +164,11 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
             )
             for body in bodies[first : first + options.group]
         ]
-        db_before, before = _tree_cpu(postmaster), time.thread_time()
+        db_before, before, wall = _tree_cpu(postmaster), time.thread_time(), time.perf_counter()
         batches = [pickle.loads(f) for f in frames]  # noqa: S301 (made just above)
         outcome = write_group(batches)
         cpu += time.thread_time() - before
+        group_ms.append((time.perf_counter() - wall) * 1000)
         db_cpu += _tree_cpu(postmaster) - db_before
         for result in outcome:
             if isinstance(result, BaseException):
@@ -182,7 +184,8 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
         from siyu.events.writer import untune_writer_database
 
         untune_writer_database(checkpoints)
-        db_cpu = checkpoints.stats.cpu_s  # the checkpoint thread: SQLite's work beside the writer
+        db_cpu = checkpoints.stats.cpu_s
+        checkpoint_runs = checkpoints.stats.runs  # the checkpoint thread: SQLite's work beside the writer
     per_event = cpu * 1000 / max(written, 1)
     figures: dict[str, Any] = {
         "events": options.events,
@@ -196,6 +199,9 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
         "writer_cpu_ms_per_event": round(per_event, 4),
         # cumulative: CPU per event of the writing thread (+ PostgreSQL's) up to the end of each tenth
         "cpu_ms_per_event_by_tenth": tenths,
+        "group_ms_p50": round(percentile(group_ms, 50), 1),
+        "group_ms_p99": round(percentile(group_ms, 99), 1),
+        "group_ms_max": round(max(group_ms, default=0.0), 1),
     }
     if counter is not None:
         figures["wal_frames_per_event_last_30pct"] = counter.finish(written)
@@ -208,5 +214,6 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
         if checkpoints is not None:
             figures["checkpoint_cpu_s"] = round(db_cpu, 2)
             figures["checkpoint_cpu_ms_per_event"] = round(db_cpu * 1000 / max(written, 1), 4)
+            figures["checkpoint_runs"] = checkpoint_runs
         figures["ceiling_events_per_s_one_writer"] = round(1000 / per_event) if per_event else 0
     return figures

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from siyu.core.database import set_sqlite_pragma
 
 log = logging.getLogger(__name__)
+SMALL_REMAINDER = 2_000  # frames: few enough to copy while the writer waits (a few milliseconds)
 
 
 @dataclass
@@ -35,15 +36,24 @@ class CheckpointStats:
     wal_frames: int = 0  # at the last run: frames in the WAL, and how many of them are in the database
     copied: int = 0
     cpu_s: float = 0.0  # CPU time of the checkpoints (this thread's)
+    restarts: int = 0  # times the WAL was started again from its beginning
 
 
 class WalCheckpointer:
-    def __init__(self, url: str, *, interval: float = 1.0, writer_limit: int = 100_000) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        interval: float = 0.5,
+        restart_at: int = 20_000,
+        writer_limit: int = 200_000,
+    ) -> None:
         if not url.startswith("sqlite"):
             raise ValueError("WAL checkpoints are for SQLite databases")
         self.url = url
         self.path = url.split("///", 1)[-1]
         self.interval = interval
+        self.restart_at = restart_at
         self.writer_limit = writer_limit
         self.stats = CheckpointStats()
         self._stop = threading.Event()
@@ -63,20 +73,37 @@ class WalCheckpointer:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             while not self._stop.wait(self.interval):
-                self.checkpoint(conn)
-            self.checkpoint(conn)  # what the writer committed last
+                self.run_once(conn)
+            self.run_once(conn)  # what the writer committed last
         finally:
             conn.close()
 
-    def checkpoint(self, conn: sqlite3.Connection) -> None:
+    def run_once(self, conn: sqlite3.Connection) -> None:
+        """Copy what the WAL holds; once it is long, chase the writer with passive checkpoints until
+        little is left, then restart the WAL from its beginning (RESTART waits for the writer's current
+        transaction and holds the next one back only while it copies that little)."""
+        frames, copied = self._checkpoint(conn, "PASSIVE")
+        if frames < self.restart_at:
+            return
+        for _ in range(8):
+            if frames - copied <= SMALL_REMAINDER:
+                break
+            frames, copied = self._checkpoint(conn, "PASSIVE")
+        if frames - copied <= SMALL_REMAINDER:
+            self._checkpoint(conn, "RESTART")
+            self.stats.restarts += 1
+
+    def _checkpoint(self, conn: sqlite3.Connection, mode: str) -> tuple[int, int]:
+        """(frames in the WAL, frames copied into the database) after a checkpoint in `mode`."""
         started = time.thread_time()
         try:
-            _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            _busy, frames, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         except sqlite3.Error as exc:  # the next run tries again; the writer's limit is the backstop
             self.stats.errors += 1
             log.warning("WAL checkpoint failed: %s", exc)
-            return
+            return 0, 0
         finally:
             self.stats.cpu_s += time.thread_time() - started
         self.stats.runs += 1
         self.stats.wal_frames, self.stats.copied = int(frames), int(copied)
+        return int(frames), int(copied)
