@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from siyu.core.database import set_sqlite_pragma
+from siyu.core.database import set_sqlite_pragma, writers_paused
 
 log = logging.getLogger(__name__)
 SMALL_REMAINDER = 2_000  # frames: few enough to copy while the writer waits (a few milliseconds)
@@ -45,7 +45,7 @@ class WalCheckpointer:
         url: str,
         *,
         interval: float = 0.5,
-        restart_at: int = 20_000,
+        restart_at: int = 30_000,
         writer_limit: int = 200_000,
     ) -> None:
         if not url.startswith("sqlite"):
@@ -90,7 +90,10 @@ class WalCheckpointer:
                 break
             frames, copied = self._checkpoint(conn, "PASSIVE")
         if frames - copied <= SMALL_REMAINDER:
-            self._checkpoint(conn, "RESTART")
+            # between two of this process's transactions (no busy-wait on SQLite's lock, whose sleeps
+            # would stall the writer longer than the copy of what one transaction added)
+            with writers_paused():
+                self._checkpoint(conn, "RESTART")
             self.stats.restarts += 1
 
     def _checkpoint(self, conn: sqlite3.Connection, mode: str) -> tuple[int, int]:

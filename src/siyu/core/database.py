@@ -164,6 +164,14 @@ def write_lock(session: Session) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def writers_paused() -> Iterator[None]:
+    """Hold back this process's SQLite writers (those that take `write_lock`) until the block ends; waits
+    for the one writing now to finish its transaction. For the WAL checkpointer's restarts."""
+    with _sqlite_write_lock:
+        yield
+
+
 def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
