@@ -9,10 +9,12 @@ checkpoints, the fewer copies, but a large automatic checkpoint stalls the write
 
 `WalCheckpointer` runs passive checkpoints from a thread with its own connection every `interval` seconds
 and raises this process's automatic threshold to a safety limit (`writer_limit` pages), so the writer
-only appends. A passive checkpoint never blocks the writer or readers; when it has copied every frame
-the next write starts the WAL from the beginning again, which keeps the file's size bounded. If the
-thread falls behind (a long-lived reader holds old frames), the writer's automatic checkpoint at
-`writer_limit` takes over.
+only appends. A passive checkpoint never blocks the writer or readers, but while the writer keeps
+writing it never catches up with the end of the WAL, and the WAL only starts again from its beginning
+after a checkpoint that did. So once the WAL holds `restart_at` frames, the thread chases the writer
+with passive checkpoints until little is left, then restarts the WAL between two of this process's
+write transactions (`writers_paused`), which keeps the file's size bounded. If the thread falls behind
+(a long-lived reader holds old frames), the writer's automatic checkpoint at `writer_limit` takes over.
 """
 
 from __future__ import annotations
