@@ -87,3 +87,35 @@ def test_a_long_wal_is_started_again_while_the_writer_keeps_writing(tmp_path: Pa
         assert _wal_frames(path) < 50_000  # bounded by the restarts, not by the writer's own limit
     finally:
         dispose_engines()
+
+
+def test_a_reader_of_old_frames_defers_the_restart_without_holding_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "reader.db"
+    url = f"sqlite:///{path}"
+    try:
+        _write(url, 10)
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM t").fetchone() == (10,)  # holds its snapshot
+        checkpoints = WalCheckpointer(url, interval=0.02, restart_at=300, writer_limit=50_000).start()
+        try:
+            slowest = 0.0
+            deadline = time.monotonic() + 20
+            while checkpoints.stats.restarts_deferred == 0 and time.monotonic() < deadline:
+                started = time.monotonic()
+                _write(url, 100)
+                slowest = max(slowest, time.monotonic() - started)
+            assert checkpoints.stats.restarts_deferred >= 1
+            # the restart gave up after a few milliseconds: the writer never waited for the reader
+            # (SQLite's own busy timeout here is 30 s)
+            assert slowest < 5
+            reader.execute("COMMIT")  # the reader is done: the next restart goes through
+            deadline = time.monotonic() + 20
+            while checkpoints.stats.restarts == 0 and time.monotonic() < deadline:
+                _write(url, 100)
+            assert checkpoints.stats.restarts >= 1
+        finally:
+            checkpoints.stop()
+            reader.close()
+    finally:
+        dispose_engines()

@@ -29,6 +29,8 @@ from siyu.core.database import set_sqlite_pragma, writers_paused
 
 log = logging.getLogger(__name__)
 SMALL_REMAINDER = 2_000  # frames: few enough to copy while the writer waits (a few milliseconds)
+RESTART_WAIT_MS = 10  # how long a restart waits for other processes' writers and old readers
+RESTART_BACKOFF_S = 2.0  # after a restart that had to give up
 
 
 @dataclass
@@ -39,6 +41,7 @@ class CheckpointStats:
     copied: int = 0
     cpu_s: float = 0.0  # CPU time of the checkpoints (this thread's)
     restarts: int = 0  # times the WAL was started again from its beginning
+    restarts_deferred: int = 0  # restarts given up because other writers or readers held the WAL
 
 
 class WalCheckpointer:
@@ -59,6 +62,7 @@ class WalCheckpointer:
         self.writer_limit = writer_limit
         self.stats = CheckpointStats()
         self._stop = threading.Event()
+        self._next_restart = 0.0  # monotonic time before which no restart is tried (after a deferred one)
         self._thread = threading.Thread(target=self._run, name="siyu-wal-checkpoints", daemon=True)
 
     def start(self) -> WalCheckpointer:
@@ -84,31 +88,42 @@ class WalCheckpointer:
         """Copy what the WAL holds; once it is long, chase the writer with passive checkpoints until
         little is left, then restart the WAL from its beginning (RESTART waits for the writer's current
         transaction and holds the next one back only while it copies that little)."""
-        frames, copied = self._checkpoint(conn, "PASSIVE")
+        _busy, frames, copied = self._checkpoint(conn, "PASSIVE")
         if frames < self.restart_at:
             return
         for _ in range(8):
             if frames - copied <= SMALL_REMAINDER:
                 break
-            frames, copied = self._checkpoint(conn, "PASSIVE")
-        if frames - copied <= SMALL_REMAINDER:
-            # between two of this process's transactions (no busy-wait on SQLite's lock, whose sleeps
-            # would stall the writer longer than the copy of what one transaction added)
-            with writers_paused():
-                self._checkpoint(conn, "RESTART")
-            self.stats.restarts += 1
+            _busy, frames, copied = self._checkpoint(conn, "PASSIVE")
+        if frames - copied <= SMALL_REMAINDER and time.monotonic() >= self._next_restart:
+            # Between two of this process's transactions (no busy-wait on SQLite's lock, whose sleeps
+            # would stall the writer longer than the copy of what one transaction added). RESTART also
+            # waits for other processes' writers and for readers of old frames: only briefly, since this
+            # process's writers wait meanwhile; if they are still there, try again a little later.
+            conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+            try:
+                with writers_paused():
+                    busy, _frames, _copied = self._checkpoint(conn, "RESTART")
+            finally:
+                conn.execute("PRAGMA busy_timeout=30000")
+            if busy:
+                self.stats.restarts_deferred += 1
+                self._next_restart = time.monotonic() + RESTART_BACKOFF_S
+            else:
+                self.stats.restarts += 1
 
-    def _checkpoint(self, conn: sqlite3.Connection, mode: str) -> tuple[int, int]:
-        """(frames in the WAL, frames copied into the database) after a checkpoint in `mode`."""
+    def _checkpoint(self, conn: sqlite3.Connection, mode: str) -> tuple[bool, int, int]:
+        """(whether it could not finish, frames in the WAL, frames copied into the database) after a
+        checkpoint in `mode` (not finishing: other writers or readers of old frames held it back)."""
         started = time.thread_time()
         try:
-            _busy, frames, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            busy, frames, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         except sqlite3.Error as exc:  # the next run tries again; the writer's limit is the backstop
             self.stats.errors += 1
             log.warning("WAL checkpoint failed: %s", exc)
-            return 0, 0
+            return True, 0, 0
         finally:
             self.stats.cpu_s += time.thread_time() - started
         self.stats.runs += 1
         self.stats.wal_frames, self.stats.copied = int(frames), int(copied)
-        return int(frames), int(copied)
+        return bool(busy), int(frames), int(copied)
