@@ -26,8 +26,8 @@ from siyu.events.tables import Event
 
 @dataclass
 class EventTally:
-    """Events of one customer: how many, and the first and last event time — datetimes, or times already
-    in the database's form (`fastsql.db_time`), which order the same way."""
+    """Events of one customer: how many, and the first and last event time in the database's form
+    (`fastsql.db_time`: text on SQLite, which orders as the times do; datetimes on PostgreSQL)."""
 
     count: int
     first: Any
@@ -80,18 +80,8 @@ def _tally_sql(kind: str) -> str:
     )
 
 
-def add_event_tallies(
-    session: Session, tallies: Mapping[int, EventTally], *, formatted: bool = False
-) -> None:
-    """Add the tallies to `customer_stats`; `formatted`: their times are already in the database's form."""
-    kind = fastsql.dialect(session)
-    if formatted:
-        rows = [(cid, t.count, t.first, t.last, 0, 0, 0) for cid, t in sorted(tallies.items())]
-    else:
-        rows = [
-            (cid, t.count, fastsql.db_time(kind, t.first), fastsql.db_time(kind, t.last), 0, 0, 0)
-            for cid, t in sorted(tallies.items())
-        ]
+def add_event_tallies(session: Session, tallies: Mapping[int, EventTally]) -> None:
+    rows = [(cid, t.count, t.first, t.last, 0, 0, 0) for cid, t in sorted(tallies.items())]
     fastsql.run_many(session, cached_statement(session, "stats.tallies", _tally_sql), rows)
 
 
@@ -192,14 +182,16 @@ def rebuild(session: Session, customer_id: int) -> None:
     from siyu.events.system import system_source_id  # events imports customers; import late
 
     system = system_source_id(session)
+    dialect = fastsql.dialect(session)
     for kind, name, when in session.execute(
         select(e.type, e.name, e.timestamp).where(e.customer_id == customer_id, e.source_id != system)
     ):
+        stored_when = fastsql.db_time(dialect, when)
         tally = tallies.get(customer_id)
         if tally is None:
-            tallies[customer_id] = EventTally(1, when, when)
+            tallies[customer_id] = EventTally(1, stored_when, stored_when)
         else:
-            tally.add(when)
+            tally.add(stored_when)
         key = (customer_id, local_day(when), rollup_name(kind, name))
         counts[key] = counts.get(key, 0) + 1
     add_event_tallies(session, tallies)

@@ -367,7 +367,7 @@ def write(session: Session, vault: Vault, batches: list[Prepared]) -> list[Inges
         report.merges.extend(merged)
     order_customers = ecommerce.apply_batch(session, source_id, commerce)
     traits.record(session, vault, writes)
-    stats.add_event_tallies(session, tallies, formatted=True)
+    stats.add_event_tallies(session, tallies)
     stats.add_rollups(session, counts)
     stats.refresh_order_stats(session, order_customers)
     return reports
