@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from siyu.bench.ingest import database_for, percentile
+from siyu.bench.server import TreeSampler
 
 Progress = Callable[[str, int], None]  # (phase, events written so far)
 
@@ -89,23 +90,12 @@ def _child(url: str, options: WritePathOptions, postmaster: int | None, done: An
         results.put(traceback.format_exc())
 
 
-def _tree_cpu(pid: int | None) -> float:
-    if pid is None:
+def _database_cpu(sampler: TreeSampler | None) -> float:
+    """CPU seconds PostgreSQL's processes have used so far (0 without a sampler: SQLite)."""
+    if sampler is None:
         return 0.0
-    import psutil
-
-    total = 0.0
-    try:
-        root = psutil.Process(pid)
-        for p in [root, *root.children(recursive=True)]:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                continue
-    except psutil.Error:
-        return 0.0
-    return total
+    sampler.sample()
+    return sampler.cpu_s
 
 
 def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: Any) -> dict[str, Any]:
@@ -143,6 +133,7 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
     settings, vault = get_settings(), get_vault()
     traffic = workload.generate(options.events, options.customers, options.batch, options.seed, "writes")
     tune_gc()
+    database = TreeSampler(postmaster) if postmaster is not None else None
     tenths: list[float] = []
     group_ms: list[float] = []  # wall time of each group commit
     cpu = db_cpu = 0.0
@@ -164,12 +155,12 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
             )
             for body in bodies[first : first + options.group]
         ]
-        db_before, before, wall = _tree_cpu(postmaster), time.thread_time(), time.perf_counter()
+        db_before, before, wall = _database_cpu(database), time.thread_time(), time.perf_counter()
         batches = [pickle.loads(f) for f in frames]  # noqa: S301 (made just above)
         outcome = write_group(batches)
         cpu += time.thread_time() - before
         group_ms.append((time.perf_counter() - wall) * 1000)
-        db_cpu += _tree_cpu(postmaster) - db_before
+        db_cpu += _database_cpu(database) - db_before
         for result in outcome:
             if isinstance(result, BaseException):
                 errors += 1
