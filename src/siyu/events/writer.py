@@ -191,8 +191,8 @@ class WriterServer:
 
 
 def tune_writer_database() -> WalCheckpointer | None:
-    """This process writes for everyone (SQLite): a larger page cache for its connections, and WAL
-    checkpoints from a thread beside the writer instead of inside its commits (`core.checkpoints`).
+    """This process writes for everyone (SQLite): its connections' page cache (`sqlite_writer_cache_mib`),
+    and WAL checkpoints from a thread beside the writer instead of inside its commits (`core.checkpoints`).
     Returns the checkpointer to pass to `untune_writer_database` (None on PostgreSQL)."""
     settings = get_settings()
     url = settings.database_url
