@@ -221,6 +221,38 @@ def test_batches_cross_the_socket_slimmed_and_lose_nothing_the_write_stores(
         assert found == [("anonymous_id", "s-a1"), ("user_id", "s-u1")]  # a phone's value is encrypted
 
 
+def test_the_wire_form_rebuilds_the_slim_batch_exactly() -> None:
+    raws: list[Any] = [*_mixed("w"), {"type": "track", "messageId": "w-bad"}, "not a message"]
+    prepared = _prepared(1, raws)
+    assert len(prepared.errors) == 2 and any(p.commerce is not None for p in prepared.parsed)
+    wire = prepared.to_wire()
+    back = Prepared.from_wire(pickle.loads(pickle.dumps(wire)))
+    assert back == prepared.for_writer()
+    assert back.parsed[1].commerce is not None and back.parsed[1].commerce.lines[0].sku == "sku-1"
+    assert back.parsed[3].msg.previous_id == "w-a1"
+    assert Prepared.from_wire(prepared.for_writer().to_wire()) == back  # slim already: the same wire
+    for wrong in (prepared, ("prepared/0", *wire[1:]), wire[:5], None):
+        with pytest.raises(ValueError, match="wire format"):
+            Prepared.from_wire(wrong)
+
+
+def test_a_frame_that_is_not_a_batch_is_answered_with_an_error(db_url: str, socket_path: str) -> None:
+    import socket
+
+    with unit_of_work() as s:
+        source_id = create_source(s, "wrong-frame")[0].id
+    server = writer.WriterServer(socket_path).start()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(socket_path)
+            writer._send(sock, {"not": "a batch"})
+            status, error = writer._receive(sock)
+            assert status == "error" and "wire format" in str(error)
+        assert writer.submit(socket_path, _prepared(source_id, _batch(3, 2))).accepted == 2  # still serving
+    finally:
+        server.stop()
+
+
 def test_a_slimmed_batch_is_not_written_to_another_database_kind(db_url: str) -> None:
     from dataclasses import replace
 

@@ -109,7 +109,7 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
     from siyu.core.pii import get_vault
     from siyu.core.runtime import tune_gc
     from siyu.core.settings import get_settings
-    from siyu.events.ingest import prepare
+    from siyu.events.ingest import Prepared, prepare
     from siyu.events.service import write_group
     from siyu.migrations import upgrade
 
@@ -150,13 +150,13 @@ def _measure(url: str, options: WritePathOptions, postmaster: int | None, done: 
                     source_id=source_id,
                     raws=orjson.loads(b"{" + body)["batch"],
                     received_at=datetime.now(UTC),
-                ).for_writer(),
+                ).to_wire(),
                 protocol=pickle.HIGHEST_PROTOCOL,
             )
             for body in bodies[first : first + options.group]
         ]
         db_before, before, wall = _database_cpu(database), time.thread_time(), time.perf_counter()
-        batches = [pickle.loads(f) for f in frames]  # noqa: S301 (made just above)
+        batches = [Prepared.from_wire(pickle.loads(f)) for f in frames]  # noqa: S301 (made just above)
         outcome = write_group(batches)
         cpu += time.thread_time() - before
         group_ms.append((time.perf_counter() - wall) * 1000)

@@ -44,6 +44,18 @@ class CommerceAction:
     coupon: str | None = None
     lines: list[Line] = field(default_factory=list)
 
+    def to_wire(self) -> tuple[Any, ...]:
+        """Plain tuples for the ingestion writer's socket (`events.ingest.Prepared.to_wire`)."""
+        lines = [
+            (x.product_id, x.sku, x.name, x.category, x.brand, x.price_minor, x.quantity) for x in self.lines
+        ]
+        return (self.kind, self.order_id, self.currency, self.amounts, self.coupon, lines)
+
+    @classmethod
+    def from_wire(cls, wire: tuple[Any, ...]) -> CommerceAction:
+        kind, order_id, currency, amounts, coupon, lines = wire
+        return cls(kind, order_id, currency, amounts, coupon, [Line(*x) for x in lines])
+
 
 def _text(value: Any, limit: int = 128) -> str | None:
     if value is None or value == "":

@@ -50,7 +50,7 @@ class WalCheckpointer:
         url: str,
         *,
         interval: float = 0.5,
-        restart_at: int = 30_000,
+        restart_at: int = 60_000,
         writer_limit: int = 200_000,
     ) -> None:
         if not url.startswith("sqlite"):

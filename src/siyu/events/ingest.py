@@ -184,20 +184,29 @@ def _resolve(
     # Unique-type identities are needed only to decide whether identities may join: for messages with a
     # key not stored yet, keys of several customers, or an alias. A returning customer's message whose
     # keys all point to them needs none (anything missed here is loaded on demand by the resolver).
+    # A returning customer's message (every key stored, all theirs, no alias) is theirs without going
+    # through the resolver: nothing to attach or merge, and `materialise` follows any merge of theirs
+    # that a later message of the group makes, as the resolver would have.
     undecided: set[int] = set()
+    todo: list[_Parsed] = []
     index = resolver.index
     for p in fresh:
         owners = {index.get(k.key) for k in p.keys}
-        if None in owners or len(owners) > 1 or p.msg.type == "alias":
-            undecided.update(cid for cid in owners if cid is not None)
-            if p.msg.type == "alias" and p.msg.previous_id:
-                for kind in ("user_id", "anonymous_id"):
-                    cid = index.get((kind, p.msg.previous_id))
-                    if cid is not None:
-                        undecided.add(cid)
+        if len(owners) == 1 and p.msg.type != "alias":
+            (cid,) = owners
+            if cid is not None:
+                p.customer = cid
+                continue
+        todo.append(p)
+        undecided.update(cid for cid in owners if cid is not None)
+        if p.msg.type == "alias" and p.msg.previous_id:
+            for kind in ("user_id", "anonymous_id"):
+                cid = index.get((kind, p.msg.previous_id))
+                if cid is not None:
+                    undecided.add(cid)
     resolver.preload_unique(undecided)
     merges: list[list[int]] = [[] for _ in range(batches)]
-    for p in fresh:
+    for p in todo:
         before = len(resolver.merges)
         if p.msg.type == "alias" and p.msg.previous_id:
             as_user = ("user_id", p.msg.previous_id)
@@ -254,6 +263,9 @@ def _event_columns(vault: Vault, kind: str, source_id: int, msg: Message) -> tup
     )
 
 
+WIRE_FORMAT = "prepared/1"  # `Prepared.to_wire`: bump when its layout changes
+
+
 @dataclass
 class Prepared:
     """One request's messages after the pure phase (validation, identity keys, encryption): no database
@@ -283,6 +295,54 @@ class Prepared:
             for p in self.parsed
         ]
         return replace(self, parsed=parsed, slim=True)
+
+    def to_wire(self) -> tuple[Any, ...]:
+        """The batch `for_writer` as plain tuples, for the writer's socket (`from_wire` rebuilds it).
+        The writer's one thread pays for unpickling every batch: pickle makes tuples, strings and
+        datetimes several times faster than dataclass instances (0.95 → 0.4 ms per 100 messages,
+        rebuilding the instances included)."""
+        slim = self if self.slim else self.for_writer()
+        messages = [
+            (
+                p.index,
+                (m := p.msg).type,
+                m.message_id,
+                m.user_id,
+                m.anonymous_id,
+                m.name,
+                m.properties,
+                m.timestamp,
+                m.original_timestamp,
+                m.sent_at,
+                m.previous_id,
+                [tuple(k) for k in p.keys],
+                p.commerce.to_wire() if p.commerce is not None else None,
+                p.row,
+            )
+            for p in slim.parsed
+        ]
+        errors = [(e.index, e.message_id, e.field, e.message) for e in slim.errors]
+        return (WIRE_FORMAT, slim.source_id, slim.received_at, slim.kind, errors, messages)
+
+    @classmethod
+    def from_wire(cls, wire: Any) -> Prepared:
+        """The slim batch `to_wire` made; ValueError if `wire` is not one."""
+        if not (isinstance(wire, tuple) and len(wire) == 6 and wire[0] == WIRE_FORMAT):
+            raise ValueError(f"expected a prepared batch in wire format {WIRE_FORMAT}")
+        _format, source_id, received_at, kind, errors, messages = wire
+        parsed = [
+            _Parsed(
+                index,
+                Message(kind_, mid, uid, aid, name, props, {}, ts, original, sent, previous),
+                [IdentityKey(*k) for k in keys],
+                ecommerce.CommerceAction.from_wire(commerce) if commerce is not None else None,
+                row,
+            )
+            for (
+                index, kind_, mid, uid, aid, name, props, ts, original, sent, previous, keys, commerce, row
+            ) in messages
+        ]  # fmt: skip
+        return cls(source_id, received_at, parsed, [MessageError(*e) for e in errors], kind, slim=True)
 
 
 def prepare(

@@ -10,7 +10,8 @@ front with its batch's report after the commit, exactly as a single process does
 core and the write on the other.
 
 Protocol: each frame is a 4-byte big-endian length and a pickle (the peers are the same program,
-started by the same `siyu serve`, on a socket only its user can reach). A front sends a `Prepared` and
+started by the same `siyu serve`, on a socket only its user can reach). A front sends a `Prepared` in its
+wire form (`Prepared.to_wire`: plain tuples, cheap for the writer to unpickle) and
 receives `("ok", IngestReport)` or `("error", exception)`.
 """
 
@@ -211,12 +212,9 @@ def untune_writer_database(checkpoints: WalCheckpointer | None) -> None:
 def _load(frame: bytes) -> Prepared | BaseException:
     """The prepared batch in a frame, or the error that says why it is not one."""
     try:
-        batch = pickle.loads(frame)  # noqa: S301 (our own fronts, on a socket only our user can open)
+        return Prepared.from_wire(pickle.loads(frame))  # noqa: S301 (our own fronts, on our user's socket)
     except Exception as exc:
         return exc
-    if not isinstance(batch, Prepared):
-        return TypeError(f"expected a prepared batch, got {type(batch).__name__}")
-    return batch
 
 
 _local = threading.local()
@@ -258,7 +256,7 @@ def submit(path: str, prepared: Prepared) -> IngestReport:
         reused = getattr(_local, "held", None) is not None
         try:
             sock = _connection(path)
-            _send(sock, prepared.for_writer())
+            _send(sock, prepared.to_wire())
             status, value = _receive(sock)
             break
         except (OSError, EOFError) as exc:
