@@ -119,6 +119,21 @@ def test_a_failed_write_reaches_the_front_as_an_error(db_url: str, socket_path: 
         server.stop()
 
 
+def test_the_writer_counts_what_it_wrote(db_url: str, socket_path: str) -> None:
+    with unit_of_work() as s:
+        source_id = create_source(s, "counted")[0].id
+    server = writer.WriterServer(socket_path).start()
+    try:
+        for thread in (1, 2, 3):
+            assert writer.submit(socket_path, _prepared(source_id, _batch(thread, 4))).accepted == 4
+    finally:
+        server.stop()
+    stats = server.stats
+    assert (stats.groups, stats.batches, stats.messages) == (3, 3, 12)  # one at a time: a group each
+    assert 0 < stats.busy_s
+    assert "3 group commits, 3 batches, 12 messages (4 per group)" in stats.summary()
+
+
 def test_an_unreachable_writer_is_a_503_that_can_be_retried(db_url: str, socket_path: str) -> None:
     with unit_of_work() as s:
         source_id = create_source(s, "gone")[0].id

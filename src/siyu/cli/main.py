@@ -129,6 +129,7 @@ def serve(
             background.stop()
         if writer_server is not None:
             writer_server.stop()
+            console.print(writer_server.stats.summary())
             os.environ.pop("SIYU_INGEST_WRITER_SOCKET", None)
         if checkpoints is not None:
             checkpoints.stop()

@@ -24,6 +24,8 @@ import selectors
 import socket
 import struct
 import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from siyu.core.checkpoints import WalCheckpointer
@@ -76,6 +78,27 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
+@dataclass
+class WriterStats:
+    """What the writer did since it started: groups written, their batches and messages, and the time
+    spent writing and answering them (the rest of the time it waited for batches)."""
+
+    started: float = field(default_factory=time.monotonic)
+    groups: int = 0
+    batches: int = 0
+    messages: int = 0
+    busy_s: float = 0.0
+
+    def summary(self) -> str:
+        wall = max(time.monotonic() - self.started, 1e-9)
+        per_group = self.messages / self.groups if self.groups else 0.0
+        return (
+            f"ingestion writer: {self.groups:,} group commits, {self.batches:,} batches, "
+            f"{self.messages:,} messages ({per_group:.0f} per group); "
+            f"busy {self.busy_s:.1f} s of {wall:.1f} s ({100 * self.busy_s / wall:.0f}%)"
+        )
+
+
 class WriterServer:
     """Serve prepared batches on `path` (`start`, `stop`).
 
@@ -102,6 +125,7 @@ class WriterServer:
         self._buffers: dict[socket.socket, bytearray] = {}
         self._stopping = threading.Event()
         self.checkpoints: WalCheckpointer | None = None
+        self.stats = WriterStats()
         self._thread = threading.Thread(target=self._run, name="siyu-ingest-writer", daemon=True)
 
     def start(self) -> WriterServer:
@@ -175,6 +199,7 @@ class WriterServer:
     def _write(self, group: list[tuple[socket.socket, Prepared | BaseException]]) -> None:
         from siyu.events.service import write_group
 
+        started = time.perf_counter()
         batches = [item for _sock, item in group if isinstance(item, Prepared)]
         try:
             written = iter(write_group(batches) if batches else [])
@@ -189,6 +214,10 @@ class WriterServer:
                 _send(sock, answer)
             except OSError:
                 self._close(sock)
+        self.stats.groups += 1
+        self.stats.batches += len(batches)
+        self.stats.messages += sum(len(b.parsed) for b in batches)
+        self.stats.busy_s += time.perf_counter() - started
 
 
 def tune_writer_database() -> WalCheckpointer | None:
