@@ -130,7 +130,7 @@ def test_the_writer_counts_what_it_wrote(db_url: str, socket_path: str) -> None:
         server.stop()
     stats = server.stats
     assert (stats.groups, stats.batches, stats.messages) == (3, 3, 12)  # one at a time: a group each
-    assert 0 < stats.busy_s
+    assert stats.busy_s > 0
     assert "3 group commits, 3 batches, 12 messages (4 per group)" in stats.summary()
 
 
