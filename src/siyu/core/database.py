@@ -164,6 +164,14 @@ def write_lock(session: Session) -> Iterator[None]:
         yield
 
 
+def begin_immediate(session: Session) -> None:
+    """SQLite: begin the session's transaction with BEGIN IMMEDIATE, taking the database's write lock
+    now instead of at the first write, so that nothing the transaction reads can change before it
+    commits. Call before the transaction runs anything. A no-op on PostgreSQL."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
 @contextmanager
 def writers_paused() -> Iterator[None]:
     """Hold back this process's SQLite writers (those that take `write_lock`) until the block ends; waits

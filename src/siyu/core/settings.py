@@ -108,6 +108,14 @@ class Settings(BaseSettings):
         "the one ingestion writer (`--workers N`). 256 MiB showed no gain at 1M events (+230 MB RSS); "
         "a database much larger than that may.",
     )
+    sqlite_identity_cache_entries: int = Field(
+        500_000,
+        ge=0,
+        le=50_000_000,
+        description="Identities (key → customer) the SQLite ingestion writer keeps in memory between its "
+        "transactions, so that returning customers' keys need no lookup (about 150 bytes each); "
+        "0 turns the cache off. Any change of an identity's owner by anyone empties it.",
+    )
     host: str = Field("127.0.0.1", description="Address `siyu serve` binds.")
     port: int = Field(8000, description="Port `siyu serve` binds.")
 

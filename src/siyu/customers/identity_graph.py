@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from siyu.core import fastsql
 from siyu.core.clock import now
 from siyu.customers import merges
+from siyu.customers.identity_cache import IdentityCache
 from siyu.customers.identity_types import CUSTOM_RULE, IdentityKey, IdentityRule, rules, unique_types
 from siyu.customers.tables import Identity
 
@@ -26,8 +27,16 @@ IDENTITY_COLUMNS = ("customer_id", "type", "lookup", "value", "value_enc", "sour
 
 
 class Resolver:
-    def __init__(self, session: Session, *, source_id: int | None, actor: str = "ingestion") -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        source_id: int | None,
+        actor: str = "ingestion",
+        cache: IdentityCache | None = None,
+    ) -> None:
         self.session = session
+        self.cache = cache  # identities known from earlier transactions (the SQLite writer's)
         self.source_id = source_id
         self.actor = actor
         self.index: dict[Key, int] = {}
@@ -49,13 +58,19 @@ class Resolver:
         wanted = {k for k in keys if k not in self.index and k not in self._looked_up}
         if not wanted:
             return
-        self._looked_up |= wanted
-        kind = fastsql.dialect(self.session)
-        sql = f"SELECT type, lookup, customer_id FROM identities WHERE lookup {fastsql.in_list(kind)}"  # noqa: S608
-        lookups = sorted({lookup for _, lookup in wanted})
-        for found, lookup, cid in fastsql.fetch(self.session, sql, (fastsql.list_param(kind, lookups),)):
-            if (found, lookup) in wanted:
-                self.index[(found, lookup)] = int(cid)
+        unknown = wanted
+        if self.cache is not None:
+            known = self.cache.known(wanted)
+            self.index.update(known)
+            unknown = wanted - known.keys()
+        if unknown:
+            self._looked_up |= unknown
+            kind = fastsql.dialect(self.session)
+            sql = f"SELECT type, lookup, customer_id FROM identities WHERE lookup {fastsql.in_list(kind)}"  # noqa: S608
+            lookups = sorted({lookup for _, lookup in unknown})
+            for found, lookup, cid in fastsql.fetch(self.session, sql, (fastsql.list_param(kind, lookups),)):
+                if (found, lookup) in unknown:
+                    self.index[(found, lookup)] = int(cid)
         if unique:
             self._preload_unique({self.index[k] for k in wanted if k in self.index})
 

@@ -17,6 +17,7 @@ from siyu.core.errors import ValidationFailed
 from siyu.core.pii import Vault
 from siyu.core.settings import Settings
 from siyu.customers import stats, traits
+from siyu.customers.identity_cache import IdentityCache
 from siyu.customers.identity_graph import Resolver
 from siyu.customers.identity_types import TRAIT_IDENTITIES, IdentityKey, canonical_trait, make_key
 from siyu.events.spec import Message, parse_message
@@ -173,9 +174,10 @@ def _resolve(
     fresh: list[_Parsed],
     owner: dict[int, int],
     batches: int,
+    identities: IdentityCache | None,
 ) -> list[list[int]]:
     """Give every message its customer; returns the merge records made, by batch."""
-    resolver = Resolver(session, source_id=source_id)
+    resolver = Resolver(session, source_id=source_id, cache=identities)
     preload = [k.key for p in fresh for k in p.keys]
     for p in fresh:
         if p.msg.type == "alias" and p.msg.previous_id:
@@ -220,6 +222,11 @@ def _resolve(
     resolver.flush_identities()
     for p in fresh:
         p.customer = resolver.materialise(p.customer)
+    if identities is not None:
+        if resolver.merges:  # stored customers merged: their identities moved
+            identities.forget_on_commit()
+        else:
+            identities.learn((key, resolver.find(cid)) for key, cid in resolver.index.items())
     return merges
 
 
@@ -360,7 +367,9 @@ def prepare(
     return Prepared(source_id, received_at, parsed, report.errors, _kind(settings))
 
 
-def write(session: Session, vault: Vault, batches: list[Prepared]) -> list[IngestReport]:
+def write(
+    session: Session, vault: Vault, batches: list[Prepared], identities: IdentityCache | None = None
+) -> list[IngestReport]:
     """Write prepared batches of one source inside the caller's transaction, as if one after the other
     (a messageId seen in an earlier batch is a duplicate in a later one), with one statement per table for
     all of them. Returns one report per batch; `write` may run again on the same batches after a rollback."""
@@ -379,7 +388,7 @@ def write(session: Session, vault: Vault, batches: list[Prepared]) -> list[Inges
     fresh = _drop_duplicates(session, source_id, everything, reports, owner)
     if not fresh:
         return reports
-    merges_by_batch = _resolve(session, vault, source_id, fresh, owner, len(batches))
+    merges_by_batch = _resolve(session, vault, source_id, fresh, owner, len(batches), identities)
 
     kind = fastsql.dialect(session)
     for b in batches:

@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 from siyu.auth.service import hash_secret
 from siyu.auth.tables import Source
 from siyu.core.clock import now
-from siyu.core.database import session_factory, write_lock
+from siyu.core.database import begin_immediate, session_factory, write_lock
 from siyu.core.errors import PayloadTooLarge, Unauthorized, ValidationFailed
 from siyu.core.pii import get_vault
 from siyu.core.settings import get_settings
+from siyu.customers.identity_cache import cache_for
 from siyu.events.ingest import IngestReport, Prepared, prepare, write
 from siyu.events.spec import parse_time
 from siyu.segments.queue import enqueue
@@ -226,19 +227,27 @@ def _write_with_retries(batches: list[Prepared]) -> list[IngestReport]:
     vault = get_vault()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         session = session_factory()()
+        identities = cache_for(session)  # SQLite: identities known from earlier transactions
+        committed = False
         try:
             with write_lock(session):
                 _batch_lock(session, alone=attempt > OPTIMISTIC_ATTEMPTS)
+                if identities is not None:
+                    begin_immediate(session)  # nobody else writes until the commit: the cache holds
+                    identities.begin(session)
                 written: dict[int, IngestReport] = {}
                 due: dict[int, datetime] = {}
                 for group in by_source.values():
-                    for b, report in zip(group, write(session, vault, group), strict=True):
+                    for b, report in zip(group, write(session, vault, group, identities), strict=True):
                         written[id(b)] = report
                         for cid in report.customer_ids:
                             if cid not in due or b.received_at < due[cid]:
                                 due[cid] = b.received_at
                 enqueue(session, due, "event")  # segments re-evaluate these customers
                 session.commit()
+                committed = True
+                if identities is not None:
+                    identities.commit()
             return [written[id(b)] for b in batches]
         except (IntegrityError, OperationalError):
             session.rollback()
@@ -246,5 +255,7 @@ def _write_with_retries(batches: list[Prepared]) -> list[IngestReport]:
                 raise
             time.sleep(0.01 * attempt)
         finally:
+            if identities is not None and not committed:
+                identities.rollback()
             session.close()
     raise AssertionError("unreachable")
