@@ -153,11 +153,11 @@ def test_a_merge_in_ingestion_empties_the_cache_after_its_commit(db_url: str, so
     assert _customer_of("g-4") == _owner("user_id", "member-1") == _owner("anonymous_id", "anon-1")
 
 
-def test_the_cache_keeps_the_newest_half_when_full() -> None:
-    cache = IdentityCache(limit=4)
-    cache.learn((("user_id", f"u{i}"), i) for i in range(6))
+def test_the_cache_keeps_the_newest_when_full() -> None:
+    cache = IdentityCache(limit=10)
+    cache.learn((("user_id", f"u{i}"), i) for i in range(12))
     cache.commit()
-    assert list(cache.owners) == [("user_id", "u4"), ("user_id", "u5")]
+    assert list(cache.owners) == [("user_id", f"u{i}") for i in range(3, 12)]  # 90% of the limit
     assert cache.known([("user_id", "u5"), ("user_id", "u0")]) == {("user_id", "u5"): 5}
     assert (cache.hits, cache.misses) == (1, 1)
     with pytest.raises(ValueError, match="at least one"):

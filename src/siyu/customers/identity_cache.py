@@ -87,8 +87,9 @@ class IdentityCache:
             self.epoch = None  # read again at the next transaction
         else:
             self.owners.update(self._staged)
-            if len(self.owners) > self.limit:  # drop the oldest half (a dict keeps insertion order)
-                for key in list(itertools.islice(self.owners, len(self.owners) - self.limit // 2)):
+            if len(self.owners) > self.limit:  # drop the oldest tenth (a dict keeps insertion order)
+                excess = len(self.owners) - self.limit * 9 // 10
+                for key in list(itertools.islice(self.owners, excess)):
                     del self.owners[key]
         self._staged.clear()
         self._forget = False
