@@ -29,13 +29,15 @@ from siyu.core.database import set_sqlite_pragma, writers_paused
 
 log = logging.getLogger(__name__)
 # Frames (4 KiB pages) in the WAL before it is restarted. Each restart holds the writer back while the
-# last transactions' pages are copied and the database file is synced (~0.2 s at 1M events on this
-# disk), so fewer, larger cycles cost less: at 1M events, 30,000 frames stalled the writer every ~6,000
-# events, 200,000 every ~40,000 (+10% throughput, group p99 250 → 200 ms). Finding a page in the WAL
-# costs no more for a longer WAL, as only frames not yet copied are searched. Under full load the WAL
-# file grows to ~0.8–1 GB; SQLite reuses it from the start after each restart.
-RESTART_AT = 200_000
-SMALL_REMAINDER = 2_000  # frames: few enough to copy while the writer waits (a few milliseconds)
+# last transactions' pages are copied and the database file is synced, which takes 0.1–0.3 s at 1M
+# events on this disk (the sync waits behind the WAL's own writes), so fewer, longer cycles cost less.
+# `siyu bench ingest` at 1M events: 60,000 frames stalled the writer every ~12,000 events (8,258 events/s,
+# p99 297 ms); 200,000 every ~40,000 (9,440/s, p99 266 ms); 400,000 every ~80,000 (p99 164 ms).
+# Finding a page in the WAL costs no more for a longer WAL, as only frames not yet copied are searched.
+# Under full load the WAL file grows to ~1.6–2 GB; SQLite reuses it from the start after each restart
+# and removes it when the last connection closes.
+RESTART_AT = 400_000
+SMALL_REMAINDER = 2_000  # frames left by the chase; the restart copies them and the last transaction's
 RESTART_WAIT_MS = 10  # how long a restart waits for other processes' writers and old readers
 RESTART_BACKOFF_S = 2.0  # after a restart that had to give up
 
