@@ -4,7 +4,7 @@ orders, stats and rollups — one transaction per batch, a handful of statements
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -183,12 +183,11 @@ def _resolve(
         if p.msg.type == "alias" and p.msg.previous_id:
             preload += [("user_id", p.msg.previous_id), ("anonymous_id", p.msg.previous_id)]
     resolver.preload(preload, unique=False)
-    # Unique-type identities are needed only to decide whether identities may join: for messages with a
-    # key not stored yet, keys of several customers, or an alias. A returning customer's message whose
-    # keys all point to them needs none (anything missed here is loaded on demand by the resolver).
     # A returning customer's message (every key stored, all theirs, no alias) is theirs without going
-    # through the resolver: nothing to attach or merge, and `materialise` follows any merge of theirs
-    # that a later message of the group makes, as the resolver would have.
+    # through the resolver: nothing to attach or merge, and `materialise` follows any merge of theirs that
+    # a later message of the group makes, as the resolver would have. The others go through it, and only
+    # they need the unique-type identities of the customers their keys belong to, to decide whether
+    # identities may join (anything missed here is loaded on demand by the resolver).
     undecided: set[int] = set()
     todo: list[_Parsed] = []
     index = resolver.index
@@ -283,31 +282,14 @@ class Prepared:
     parsed: list[_Parsed]
     errors: list[MessageError]
     kind: str  # the database dialect the event rows were built for
-    slim: bool = False  # messages stripped of what only the event rows needed (see `for_writer`)
-
-    def for_writer(self) -> Prepared:
-        """The batch as the SQLite writer needs it: each message without its context, and without its
-        properties unless `write` reads them (identify traits, e-commerce), since the event row already
-        holds them as JSON. Less to pickle in the server process and to unpickle in the writer."""
-        parsed = [
-            replace(
-                p,
-                msg=replace(
-                    p.msg,
-                    context={},
-                    extra={},
-                    properties=p.msg.properties if p.msg.type == "identify" or p.commerce else {},
-                ),
-            )
-            for p in self.parsed
-        ]
-        return replace(self, parsed=parsed, slim=True)
+    slim: bool = False  # messages stripped of what only the event rows needed (see `to_wire`)
 
     def to_wire(self) -> tuple[Any, ...]:
-        """The batch `for_writer` as plain tuples, for the writer's socket (`from_wire` rebuilds it).
-        The writer's one thread pays for unpickling every batch: pickle makes tuples, strings and
-        datetimes several times faster than dataclass instances (0.95 → 0.4 ms per 100 messages,
-        rebuilding the instances included)."""
+        """The batch as the SQLite writer needs it, as plain tuples for its socket (`from_wire` rebuilds
+        it, slim). Each message goes without its context, and without its properties unless `write` reads
+        them (identify traits, e-commerce): the event row already holds them as JSON. The writer's one
+        thread pays for unpickling every batch, and pickle makes tuples, strings and datetimes several
+        times faster than dataclass instances (0.95 → 0.4 ms per 100 messages, rebuilding included)."""
         messages = [
             (
                 p.index,
@@ -316,7 +298,7 @@ class Prepared:
                 m.user_id,
                 m.anonymous_id,
                 m.name,
-                m.properties if m.type == "identify" or p.commerce else {},  # as `for_writer` keeps them
+                m.properties if m.type == "identify" or p.commerce else {},
                 m.timestamp,
                 m.original_timestamp,
                 m.sent_at,
