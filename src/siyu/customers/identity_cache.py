@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core.settings import get_settings
 
-Key = tuple[str, str]
+Key = tuple[str, str]  # (identity type, lookup): `IdentityKey.key`
 
 _caches: weakref.WeakKeyDictionary[Engine, IdentityCache] = weakref.WeakKeyDictionary()
 

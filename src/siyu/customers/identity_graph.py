@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session
 from siyu.core import fastsql
 from siyu.core.clock import now
 from siyu.customers import merges
-from siyu.customers.identity_cache import IdentityCache
+from siyu.customers.identity_cache import IdentityCache, Key
 from siyu.customers.identity_types import CUSTOM_RULE, IdentityKey, IdentityRule, rules, unique_types
 from siyu.customers.tables import Identity
 
-Key = tuple[str, str]
 IDENTITY_COLUMNS = ("customer_id", "type", "lookup", "value", "value_enc", "source_id", "first_seen_at")
 
 
